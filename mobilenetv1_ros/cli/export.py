@@ -1,0 +1,47 @@
+"""Build the NV12-input ONNX models (float32, int8) from the bundled TFLite weights.
+
+Examples:
+  mobilenetv1-ros export --default            # build the cached default CPU models now
+  mobilenetv1-ros export --precision float32 -o mobilenetv1_float.onnx
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ['add_arguments', 'run']
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the export arguments."""
+    parser.add_argument('-o', '--output', type=Path, default=None,
+                        help='ONNX file to write (required unless --default)')
+    parser.add_argument('--precision', default='int8', choices=['int8', 'float32'],
+                        help='weights and activations precision (default: %(default)s)')
+    parser.add_argument('--default', action='store_true',
+                        help='build both cached default models (int8 and float32) if missing '
+                             'and print their paths')
+    parser.add_argument('--extractor', type=Path, default=None,
+                        help='feature-extractor TFLite file (default: the bundled one)')
+    parser.add_argument('--head', type=Path, default=None,
+                        help='classifier-head TFLite file (default: the bundled one)')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export one model, or make sure the cached defaults exist."""
+    from mobilenetv1_ros.core.export import export_onnx
+    from mobilenetv1_ros.core.models import default_onnx_model
+
+    if args.default:
+        for precision in ('int8', 'float32'):
+            print(f'{precision}: {default_onnx_model(precision)}')
+        return 0
+    if args.output is None:
+        raise SystemExit('mobilenetv1-ros export: error: --output is required (or --default)')
+    path = export_onnx(args.output, args.precision, args.extractor, args.head)
+    print(path)
+    return 0
