@@ -194,20 +194,21 @@ class _Rect:
     height: int
 
 
-def _crop_rect(width: int, height: int, out_w: int, out_h: int, policy: Crop,
-               align: int) -> _Rect:
-    """Return the source region that is framed into the output (aligned to `align` pixels)."""
+def _crop_rect(width: int, height: int, out_w: int, out_h: int, policy: Crop) -> _Rect:
+    """Return the source region that is framed into the output."""
     if policy is Crop.CENTER_CROP:
         scale = min(width / out_w, height / out_h) * CENTER_CROP_FRACTION
-        crop_w = min(width, max(align, round(out_w * scale)))
-        crop_h = min(height, max(align, round(out_h * scale)))
+        crop_w = min(width, max(1, round(out_w * scale)))
+        crop_h = min(height, max(1, round(out_h * scale)))
     else:
         crop_w, crop_h = width, height
-    crop_w -= crop_w % align
-    crop_h -= crop_h % align
-    x = (width - crop_w) // 2
-    y = (height - crop_h) // 2
-    return _Rect(x - x % align, y - y % align, crop_w, crop_h)
+    return _Rect((width - crop_w) // 2, (height - crop_h) // 2, crop_w, crop_h)
+
+
+def _chroma_span(luma: _Rect) -> _Rect:
+    """Return the half-resolution chroma samples that cover a luma region."""
+    x, y = luma.x // 2, luma.y // 2
+    return _Rect(x, y, (luma.x + luma.width + 1) // 2 - x, (luma.y + luma.height + 1) // 2 - y)
 
 
 def _letterbox_rect(src_w: int, src_h: int, out_w: int, out_h: int) -> _Rect:
@@ -308,35 +309,40 @@ class Preprocessor:
 
     def _from_nv12(self, rows: npt.NDArray[np.uint8], width: int,
                    height: int) -> npt.NDArray[np.uint8]:
-        rect = _crop_rect(width, height, self.width, self.height, self.crop, align=2)
+        rect = _crop_rect(width, height, self.width, self.height, self.crop)
         luma_src = rows[rect.y:rect.y + rect.height, rect.x:rect.x + rect.width]
-        uv_rows = rows[height + rect.y // 2:height + (rect.y + rect.height) // 2]
-        chroma_src = uv_rows[:, rect.x:rect.x + rect.width].reshape(
-            rect.height // 2, rect.width // 2, 2)
-        out, out_luma, out_chroma = self._planes()
-        luma, chroma = self._targets(out_luma, out_chroma, rect.width, rect.height)
-        self._resize_into(luma_src, luma)
-        self._resize_into(chroma_src, chroma)
-        return out
+        chroma = _chroma_span(rect)
+        uv_rows = rows[height + chroma.y:height + chroma.y + chroma.height]
+        chroma_src = uv_rows[:, 2 * chroma.x:2 * (chroma.x + chroma.width)].reshape(
+            chroma.height, chroma.width, 2)
+        return self._assemble(luma_src, chroma_src)
 
     def _from_yuv422(self, rows: npt.NDArray[np.uint8], width: int, height: int,
                      luma_first: bool) -> npt.NDArray[np.uint8]:
-        rect = _crop_rect(width, height, self.width, self.height, self.crop, align=2)
-        packed = rows[rect.y:rect.y + rect.height, 2 * rect.x:2 * (rect.x + rect.width)]
-        quads = packed.reshape(rect.height, rect.width // 2, 4)
+        rect = _crop_rect(width, height, self.width, self.height, self.crop)
+        pairs = _chroma_span(rect)
+        packed = rows[rect.y:rect.y + rect.height, 4 * pairs.x:4 * (pairs.x + pairs.width)]
+        quads = packed.reshape(rect.height, pairs.width, 4)
         luma_at, chroma_at = ((0, 2), (1, 3)) if luma_first else ((1, 3), (0, 2))
-        luma_src = np.ascontiguousarray(quads[:, :, luma_at]).reshape(rect.height, rect.width)
+        first = rect.x - 2 * pairs.x
+        luma_src = quads[:, :, luma_at].reshape(rect.height, 2 * pairs.width)[
+            :, first:first + rect.width]
         chroma_422 = np.ascontiguousarray(quads[:, :, chroma_at])
+        return self._assemble(luma_src, chroma_422)
+
+    def _assemble(self, luma_src: npt.NDArray[np.uint8],
+                  chroma_src: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        """Resize a luma region and its chroma region into a new model-sized NV12 buffer."""
         out, out_luma, out_chroma = self._planes()
-        luma, chroma = self._targets(out_luma, out_chroma, rect.width, rect.height)
+        luma, chroma = self._targets(out_luma, out_chroma, luma_src.shape[1], luma_src.shape[0])
         self._resize_into(luma_src, luma)
-        self._resize_into(chroma_422, chroma)
+        self._resize_into(chroma_src, chroma)
         return out
 
     def _from_packed(self, image: npt.NDArray[np.uint8],
                      to_i420: int | None) -> npt.NDArray[np.uint8]:
         height, width = image.shape[:2]
-        rect = _crop_rect(width, height, self.width, self.height, self.crop, align=1)
+        rect = _crop_rect(width, height, self.width, self.height, self.crop)
         region = image[rect.y:rect.y + rect.height, rect.x:rect.x + rect.width]
         if self.crop is Crop.LETTERBOX:
             box = _letterbox_rect(rect.width, rect.height, self.width, self.height)
