@@ -19,6 +19,9 @@ __all__ = ['SUBCOMMANDS', 'main']
 SUBCOMMANDS = {
     'classify': 'classify',
     'export': 'export',
+    'evaluate': 'evaluate',
+    'benchmark': 'benchmark',
+    'doctor': 'doctor',
 }
 
 

@@ -296,7 +296,7 @@ class Preprocessor:
 
     def _targets(self, out_luma: npt.NDArray[np.uint8], out_chroma: npt.NDArray[np.uint8],
                  src_w: int, src_h: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
-        """Return the luma/chroma regions the resized image goes to (all of it unless letterbox)."""
+        """Return the luma and chroma regions the resized image fills (all unless letterbox)."""
         if self.crop is not Crop.LETTERBOX:
             return out_luma, out_chroma
         box = _letterbox_rect(src_w, src_h, self.width, self.height)

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The project's test command: build/refresh .venv (scripts/setup.sh), then run pytest over test/
+# with a private, loopback-only ROS 2 environment. Extra arguments go to pytest, e.g.
+#   bash scripts/test.sh -k smoke -x
+#   bash scripts/test.sh test/unit
+#
+# Isolation: own ROS_DOMAIN_ID (1..100, held by a lock file for the whole run so concurrent runs
+# never share one), ROS_HOME in a temp dir, discovery limited to localhost. At exit it kills
+# processes of this run that are still alive and removes the Fast DDS shared-memory segments
+# this run left behind.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$REPO/.venv"
+
+bash "$REPO/scripts/setup.sh"
+
+log() { printf '[test] %s\n' "$*" >&2; }
+
+# Fast DDS shared-memory files that are not mapped or open by any process.
+shm_segments() {
+    find /dev/shm -maxdepth 1 \( -name 'fastdds_*' -o -name 'sem.fastdds_*' \) -printf '%f\n' \
+        2> /dev/null | LC_ALL=C sort
+}
+shm_in_use() {
+    {
+        cat /proc/[0-9]*/maps 2> /dev/null | grep -o '/dev/shm/[^ ]*' || true
+        find /proc/[0-9]*/fd -maxdepth 1 -lname '/dev/shm/*' -printf '%l\n' 2> /dev/null || true
+    } | sed 's|^/dev/shm/||; s| (deleted)$||' | LC_ALL=C sort -u
+}
+
+# Processes carrying this run's marker in their environment: every descendant of this run, even
+# one that left the process group. (This shell exported the marker after it started, so its own
+# /proc environ does not carry it.)
+run_processes() {
+    local pid
+    for pid in $(grep -lzx "MOBILENETV1_ROS_TEST_RUN=$RUN_TOKEN" /proc/[0-9]*/environ 2> /dev/null \
+                 | cut -d/ -f3); do
+        [[ "$pid" != "$$" ]] && echo "$pid"
+    done
+    return 0
+}
+
+cleanup() {
+    local rc=$? pids i
+    trap - EXIT INT TERM
+    # The helpers below must not carry the marker themselves.
+    unset MOBILENETV1_ROS_TEST_RUN
+    pids="$(run_processes)"
+    if [[ -n "$pids" ]]; then
+        log "killing leftover processes of this run: $(echo $pids)"
+        # shellcheck disable=SC2086
+        kill -TERM $pids 2> /dev/null || true
+        for i in 1 2 3 4 5 6 7 8 9 10; do
+            pids="$(run_processes)"
+            [[ -z "$pids" ]] && break
+            sleep 0.3
+        done
+        # shellcheck disable=SC2086
+        [[ -n "$pids" ]] && kill -KILL $pids 2> /dev/null || true
+    fi
+    # Segments that appeared during this run and that no process uses any more. (A concurrent
+    # run's live segments are mapped by its processes, so they are never touched.)
+    local new in_use removed=0 seg
+    new="$(comm -13 <(printf '%s\n' "$SHM_BEFORE") <(shm_segments))"
+    if [[ -n "$new" ]]; then
+        in_use="$(shm_in_use)"
+        while read -r seg; do
+            [[ -n "$seg" ]] || continue
+            if ! grep -qxF "$seg" <<< "$in_use"; then
+                rm -f "/dev/shm/$seg" && removed=$((removed + 1))
+            fi
+        done <<< "$new"
+        ((removed)) && log "removed $removed Fast DDS shared-memory segment(s) left by this run"
+    fi
+    rm -rf "$ROS_HOME"
+    exit "$rc"
+}
+
+# A free domain id: lock files in /tmp shared with test/conftest.py.
+pick_domain_id() {
+    local start=$(($$ % 100)) i id
+    for i in $(seq 0 99); do
+        id=$(((start + i) % 100 + 1))
+        exec 8> "${TMPDIR:-/tmp}/mobilenetv1_ros-ros-domain-$id.lock"
+        if flock -n 8; then
+            DOMAIN_ID="$id"
+            return 0
+        fi
+        exec 8>&-
+    done
+    echo 'no free ROS_DOMAIN_ID in 1..100' >&2
+    return 1
+}
+
+SHM_BEFORE="$(shm_segments)"
+RUN_TOKEN="$$-$(date +%s%N)"
+ROS_HOME="$(mktemp -d "${TMPDIR:-/tmp}/mobilenetv1_ros-test-ros-home.XXXXXX")"
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+pick_domain_id
+
+export MOBILENETV1_ROS_TEST_RUN="$RUN_TOKEN"
+export ROS_HOME
+export ROS_LOG_DIR="$ROS_HOME/log"
+export ROS_DOMAIN_ID="$DOMAIN_ID"
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+export ROS_LOCALHOST_ONLY=1
+unset ROS_STATIC_PEERS
+export AMENT_PREFIX_PATH="$VENV"
+export PYTHONDONTWRITEBYTECODE=1
+
+# Default to the whole test/ tree unless the arguments name test paths themselves.
+paths=(test/)
+for arg in "$@"; do
+    [[ "$arg" == -* ]] && continue
+    if [[ -e "${arg%%::*}" || -e "$REPO/${arg%%::*}" ]]; then
+        paths=()
+        break
+    fi
+done
+
+cd "$REPO"
+log "ROS_DOMAIN_ID=$ROS_DOMAIN_ID ROS_HOME=$ROS_HOME"
+rc=0
+# In the background so that INT/TERM reach the trap (and the cleanup) at once.
+"$VENV/bin/python" -m pytest -ra "${paths[@]}" "$@" &
+wait $! || rc=$?
+if ((rc == 5)); then
+    log 'pytest collected no tests: treated as a failure'
+fi
+exit "$rc"

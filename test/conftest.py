@@ -1,0 +1,99 @@
+"""Session-wide test setup: a private, loopback-only ROS 2 environment and common fixtures.
+
+This module runs before any test module is imported, so the ROS variables below are in place
+before anything loads rclpy. When pytest runs under scripts/test.sh they are already set and
+only the discovery range is enforced; when pytest runs directly, a free ROS_DOMAIN_ID (1..100,
+reserved with the same lock files as scripts/test.sh) and a temporary ROS_HOME are chosen here.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import os
+from pathlib import Path
+import shutil
+import sys
+import tempfile
+from typing import IO
+
+import pytest
+
+__all__ = ['ROS_ENV_KEYS', 'images_dir', 'repo_root', 'ros_env']
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+#: Environment variables that isolate a DDS process; passed on by the `ros_env` fixture.
+ROS_ENV_KEYS = (
+    'ROS_DOMAIN_ID',
+    'ROS_AUTOMATIC_DISCOVERY_RANGE',
+    'ROS_LOCALHOST_ONLY',
+    'ROS_HOME',
+    'ROS_LOG_DIR',
+    'AMENT_PREFIX_PATH',
+)
+
+_domain_lock: IO[str] | None = None
+
+
+def _reserve_domain_id() -> int:
+    """Lock and return a ROS domain id in 1..100 that no other test run holds."""
+    global _domain_lock
+    start = os.getpid() % 100
+    for offset in range(100):
+        domain_id = (start + offset) % 100 + 1
+        path = Path(tempfile.gettempdir()) / f'mobilenetv1_ros-ros-domain-{domain_id}.lock'
+        handle = path.open('w')
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        _domain_lock = handle
+        return domain_id
+    raise RuntimeError('No free ROS_DOMAIN_ID in 1..100 for this test run')
+
+
+def _isolate_ros() -> None:
+    """Confine DDS to localhost with a domain id and ROS_HOME of this run."""
+    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    os.environ['ROS_LOCALHOST_ONLY'] = '1'
+    os.environ.pop('ROS_STATIC_PEERS', None)
+    if not os.environ.get('ROS_DOMAIN_ID'):
+        os.environ['ROS_DOMAIN_ID'] = str(_reserve_domain_id())
+    if not os.environ.get('ROS_HOME'):
+        ros_home = tempfile.mkdtemp(prefix='mobilenetv1_ros-pytest-ros-home.')
+        atexit.register(shutil.rmtree, ros_home, ignore_errors=True)
+        os.environ['ROS_HOME'] = ros_home
+    os.environ.setdefault('ROS_LOG_DIR', str(Path(os.environ['ROS_HOME']) / 'log'))
+    venv_index = Path(sys.prefix) / 'share' / 'ament_index'
+    if not os.environ.get('AMENT_PREFIX_PATH') and venv_index.is_dir():
+        os.environ['AMENT_PREFIX_PATH'] = sys.prefix
+
+
+_isolate_ros()
+
+
+@pytest.fixture(scope='session')
+def repo_root() -> Path:
+    """Root directory of the repository."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope='session')
+def images_dir(repo_root: Path) -> Path:
+    """Directory of the real test photos (test/resources/images)."""
+    return repo_root / 'test' / 'resources' / 'images'
+
+
+@pytest.fixture(scope='session')
+def ros_env() -> dict[str, str]:
+    """Environment for subprocesses that use DDS: this run's isolated ROS settings.
+
+    Returns a full copy of the environment (PATH etc. included); pass it as `env=` to
+    subprocess calls and add to it as needed.
+    """
+    env = dict(os.environ)
+    missing = [key for key in ROS_ENV_KEYS[:4] if not env.get(key)]
+    assert not missing, f'ROS isolation variables {missing} are not set'
+    return env

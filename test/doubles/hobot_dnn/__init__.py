@@ -1,0 +1,1 @@
+"""Test double of the RDK X5 board's hobot_dnn package (see hobot_dnn_double)."""
