@@ -322,12 +322,12 @@ class Preprocessor:
         rect = _crop_rect(width, height, self.width, self.height, self.crop)
         pairs = _chroma_span(rect)
         packed = rows[rect.y:rect.y + rect.height, 4 * pairs.x:4 * (pairs.x + pairs.width)]
-        quads = packed.reshape(rect.height, pairs.width, 4)
-        luma_at, chroma_at = ((0, 2), (1, 3)) if luma_first else ((1, 3), (0, 2))
+        samples = packed.reshape(rect.height, 2 * pairs.width, 2)
+        luma_channel, chroma_channel = (0, 1) if luma_first else (1, 0)
         first = rect.x - 2 * pairs.x
-        luma_src = quads[:, :, luma_at].reshape(rect.height, 2 * pairs.width)[
-            :, first:first + rect.width]
-        chroma_422 = np.ascontiguousarray(quads[:, :, chroma_at])
+        luma_src = cv2.extractChannel(samples, luma_channel)[:, first:first + rect.width]
+        chroma_422 = cv2.extractChannel(samples, chroma_channel).reshape(
+            rect.height, pairs.width, 2)
         return self._assemble(luma_src, chroma_422)
 
     def _assemble(self, luma_src: npt.NDArray[np.uint8],

@@ -1,0 +1,287 @@
+"""What gets evaluated and benchmarked: our pipeline on any backend, or a peer runtime.
+
+A subject is named by a spec string, `NAME[:ARG]`:
+
+- `onnx`, `onnx:int8`, `onnx:float32`, `onnx:/path/model.onnx`: our pipeline on ONNX Runtime;
+- `bpu`, `bpu:/path/model.bin`: our pipeline on the BPU (hobot_dnn);
+- `auto`: our pipeline on the backend 'auto' picks here;
+- `litert`, `litert:/path/extractor.tflite,/path/head.tflite`: the peer, LiteRT (XNNPACK)
+  running the uint8 TFLite files with its own RGB preprocessing;
+- `litert:nv12`: the same peer fed through our NV12 conversion (NV12 -> RGB by OpenCV), which
+  separates what the runtime changes from what the NV12 input changes.
+
+Our subjects run exactly the node's path: a BGR image wrapped as a bgr8 RawFrame, the core
+Preprocessor to NV12, the backend, the pipeline's postprocessing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import cv2
+import numpy as np
+
+from mobilenetv1_ros.core.errors import BackendUnavailableError, ConfigError, ModelError
+from mobilenetv1_ros.cli.classify import bgr_frame
+from mobilenetv1_ros.core.image import CENTER_CROP_FRACTION, Preprocessor
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from mobilenetv1_ros.core.pipeline import Classifier, ClassifierOptions
+
+__all__ = [
+    'PEER_NAMES',
+    'PRECISIONS',
+    'LiteRTPeer',
+    'PipelineSubject',
+    'Subject',
+    'create_subject',
+    'parse_spec',
+]
+
+#: Spec names that select the peer runtime.
+PEER_NAMES = ('litert',)
+#: Precision words an onnx spec may carry instead of a model path.
+PRECISIONS = ('int8', 'float32')
+
+
+class Subject(Protocol):
+    """A classifier split into the stages the tools time separately.
+
+    Attributes:
+        name: The spec it was created from, e.g. 'onnx:int8'.
+        precision: 'int8', 'uint8', 'float32' or 'unknown' (for the table's accuracy columns).
+        peer: Whether this is a peer runtime rather than our pipeline.
+        num_classes: Length of the probability vectors.
+    """
+
+    name: str
+    precision: str
+    peer: bool
+    num_classes: int
+
+    def prepare(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        """Turn a BGR image (as cv2.imread returns it) into the model input."""
+        ...
+
+    def infer(self, prepared: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """Run the model on a prepared input; return its raw scores."""
+        ...
+
+    def probabilities(self, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Postprocess raw scores to one probability per class."""
+        ...
+
+    def describe(self) -> str:
+        """One line: runtime, model file(s), threads."""
+        ...
+
+    def close(self) -> None:
+        """Release the runtime."""
+        ...
+
+
+class PipelineSubject:
+    """Our pipeline: bgr8 frame -> core Preprocessor (NV12) -> backend -> postprocessing."""
+
+    peer = False
+
+    def __init__(self, name: str, classifier: Classifier, precision: str) -> None:
+        self.name = name
+        self.classifier = classifier
+        self.precision = precision
+        self.num_classes = classifier.backend.num_classes
+
+    def prepare(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        """Convert through the node's path: a bgr8 RawFrame to the backend's NV12."""
+        return self.classifier.preprocess(bgr_frame(image))
+
+    def infer(self, prepared: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """Run the backend."""
+        return self.classifier.backend.infer(prepared)
+
+    def probabilities(self, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Run the pipeline's postprocessing (probabilities and the top-k predictions)."""
+        return self.classifier.postprocess(scores)[1]
+
+    def describe(self) -> str:
+        """Describe the backend."""
+        return self.classifier.backend.describe()
+
+    def close(self) -> None:
+        """Release the backend."""
+        self.classifier.close()
+
+
+def _bundled_tflite() -> tuple[Path, Path]:
+    from mobilenetv1_ros.core.models import bundled_tflite
+
+    return bundled_tflite()
+
+
+class LiteRTPeer:
+    """LiteRT with its default XNNPACK delegate running the two chained uint8 TFLite files.
+
+    Preprocessing is the one its input quantization implies: the same central square as our
+    center_crop, bilinear resize to the model size, BGR -> RGB, uint8 (scale 1/128, zero 128).
+    With `via_nv12`, the input is our pipeline's NV12 converted back to RGB instead.
+    Output: the head's uint8 softmax, dequantized, background class 0 dropped.
+    """
+
+    peer = True
+    precision = 'uint8'
+
+    def __init__(self, name: str = 'litert', extractor: Path | None = None,
+                 head: Path | None = None, num_threads: int = 0, *, via_nv12: bool = False,
+                 crop: str = 'center_crop', interpolation: str = 'linear') -> None:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as error:
+            raise BackendUnavailableError(
+                f'The peer {name!r} needs ai-edge-litert (pip install ai-edge-litert): '
+                f'{error}') from None
+        bundled = _bundled_tflite()
+        self.name = name
+        self.paths = (extractor or bundled[0], head or bundled[1])
+        self.num_threads = num_threads
+        self._interpreters = []
+        for path in self.paths:
+            if not path.is_file():
+                raise ModelError(f'Model file {path} does not exist')
+            try:
+                interpreter = Interpreter(model_path=str(path), num_threads=num_threads or None)
+                interpreter.allocate_tensors()
+            except (ValueError, RuntimeError) as error:
+                raise ModelError(f'Model file {path} cannot be loaded by LiteRT: {error}') \
+                    from None
+            self._interpreters.append(interpreter)
+        extractor_in = self._interpreters[0].get_input_details()[0]
+        self._in_index = extractor_in['index']
+        self._height, self._width = (int(side) for side in extractor_in['shape'][1:3])
+        self._mid_out = self._interpreters[0].get_output_details()[0]['index']
+        head_in = self._interpreters[1].get_input_details()[0]
+        self._mid_in, self._mid_shape = head_in['index'], tuple(head_in['shape'])
+        head_out = self._interpreters[1].get_output_details()[0]
+        self._out_index = head_out['index']
+        self._out_scale, self._out_zero = head_out['quantization']
+        self.num_classes = int(head_out['shape'][-1]) - 1
+        self.via_nv12 = (Preprocessor(self._width, self._height, crop, interpolation)
+                         if via_nv12 else None)
+
+    def prepare(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        """Center-crop, resize and convert to the RGB uint8 tensor the extractor takes."""
+        if self.via_nv12 is not None:
+            nv12 = self.via_nv12(bgr_frame(image))
+            rows = nv12.reshape(self._height * 3 // 2, self._width)
+            return cv2.cvtColor(rows, cv2.COLOR_YUV2RGB_NV12)[np.newaxis]
+        height, width = image.shape[:2]
+        scale = min(width / self._width, height / self._height) * CENTER_CROP_FRACTION
+        crop_w = min(width, max(1, round(self._width * scale)))
+        crop_h = min(height, max(1, round(self._height * scale)))
+        x, y = (width - crop_w) // 2, (height - crop_h) // 2
+        small = cv2.resize(image[y:y + crop_h, x:x + crop_w], (self._width, self._height),
+                           interpolation=cv2.INTER_LINEAR)
+        return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)[np.newaxis]
+
+    def infer(self, prepared: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """Run the extractor then the head; return the 1001 dequantized probabilities."""
+        extractor, head = self._interpreters
+        extractor.set_tensor(self._in_index, prepared)
+        extractor.invoke()
+        head.set_tensor(self._mid_in, extractor.get_tensor(self._mid_out).reshape(
+            self._mid_shape))
+        head.invoke()
+        raw = head.get_tensor(self._out_index).reshape(-1).astype(np.float32)
+        return (raw - self._out_zero) * np.float32(self._out_scale)
+
+    def probabilities(self, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Drop the background class."""
+        return np.ascontiguousarray(scores[1:])
+
+    def describe(self) -> str:
+        """Describe the runtime and files."""
+        from importlib import metadata
+
+        try:
+            version = metadata.version('ai-edge-litert')
+        except metadata.PackageNotFoundError:
+            version = '?'
+        threads = self.num_threads or 'default'
+        source = 'NV12 input via our conversion' if self.via_nv12 else 'RGB input'
+        return (f'litert {version} (XNNPACK, {threads} threads, {source}): '
+                f'{self.paths[0].name} + {self.paths[1].name}')
+
+    def close(self) -> None:
+        """Drop the interpreters."""
+        self._interpreters.clear()
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """Split a spec into (name, argument); the argument may be ''.
+
+    Raises:
+        ConfigError: The name is not a backend or peer.
+    """
+    from mobilenetv1_ros.core.backends import BACKENDS
+
+    name, _, argument = spec.partition(':')
+    name = name.strip().lower()
+    known = ('auto', *BACKENDS, *PEER_NAMES)
+    if name not in known:
+        raise ConfigError(f'Model spec {spec!r}: {name!r} is not one of: {", ".join(known)}')
+    return name, argument.strip()
+
+
+def create_subject(spec: str, base: ClassifierOptions, num_threads: int | None = None) -> Subject:
+    """Create the subject a spec names.
+
+    Args:
+        spec: See the module docstring.
+        base: Pipeline options (crop, labels, ...) our subjects start from; the spec sets the
+            backend and the model.
+        num_threads: Inference threads (None: base.num_threads; 0: the runtime's default).
+
+    Raises:
+        ConfigError, BackendUnavailableError, ModelError: As Classifier.from_options.
+    """
+    from mobilenetv1_ros.core.pipeline import Classifier
+
+    name, argument = parse_spec(spec)
+    threads = base.num_threads if num_threads is None else num_threads
+    if name in PEER_NAMES:
+        paths: list[Path | None] = [None, None]
+        if argument == 'nv12':
+            return LiteRTPeer(spec, num_threads=threads, via_nv12=True, crop=base.crop,
+                              interpolation=base.interpolation)
+        if argument:
+            parts = [part for part in argument.split(',') if part]
+            if len(parts) != 2:
+                raise ConfigError(f'Model spec {spec!r}: litert takes "litert:nv12" or '
+                                  '"litert:<extractor.tflite>,<head.tflite>"')
+            paths = [Path(part) for part in parts]
+        return LiteRTPeer(spec, paths[0], paths[1], threads)
+    backend_options: dict[str, Any] = dict(base.backend_options)
+    model_path = base.model_path
+    precision = str(backend_options.get('precision', 'int8'))
+    if argument in PRECISIONS:
+        backend_options['precision'] = precision = argument
+        model_path = None
+    elif argument:
+        model_path = argument
+        lowered = argument.lower()
+        precision = ('float32' if 'float' in lowered else 'int8' if 'int8' in lowered
+                     else 'unknown')
+    if name == 'bpu' or (name == 'auto' and model_path is None and _auto_is_bpu()):
+        precision = 'int8'
+    options = dataclasses.replace(base, backend=name, model_path=model_path,
+                                  num_threads=threads, backend_options=backend_options)
+    return PipelineSubject(spec, Classifier.from_options(options), precision)
+
+
+def _auto_is_bpu() -> bool:
+    from mobilenetv1_ros.core.backends import resolve_auto
+
+    return resolve_auto() == 'bpu'
