@@ -1,0 +1,214 @@
+"""Tests of the TFLite -> NV12 ONNX exporter against the real bundled weights."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from mobilenetv1_ros.core.errors import ConfigError, ModelError
+from mobilenetv1_ros.core.export import EXPORTER_VERSION, export_onnx
+from mobilenetv1_ros.core.models import bundled_tflite
+
+IMAGES = Path(__file__).resolve().parents[1] / 'resources' / 'images'
+SIZE = 224
+NV12_BYTES = SIZE * SIZE * 3 // 2
+PHOTOS = {'bulbul.JPEG': 16, 'cat.bmp': 285, 'parrot.jpg': 88}
+
+
+def nv12_of(path: Path) -> np.ndarray:
+    """Reference preprocessing: central square crop (0.875), bilinear resize, I420 -> NV12."""
+    bgr = cv2.imread(str(path))
+    h, w = bgr.shape[:2]
+    side = round(0.875 * min(h, w))
+    top, left = (h - side) // 2, (w - side) // 2
+    image = cv2.resize(bgr[top:top + side, left:left + side], (SIZE, SIZE),
+                       interpolation=cv2.INTER_LINEAR)
+    i420 = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).reshape(-1)
+    luma = SIZE * SIZE
+    u, v = i420[luma:luma + luma // 4], i420[luma + luma // 4:]
+    return np.concatenate([i420[:luma], np.stack([u, v], axis=1).reshape(-1)])
+
+
+def session(path: Path | bytes) -> ort.InferenceSession:
+    return ort.InferenceSession(path if isinstance(path, bytes) else str(path),
+                                providers=['CPUExecutionProvider'])
+
+
+@pytest.fixture(scope='session')
+def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp('export')
+    return {precision: export_onnx(directory / f'{precision}.onnx', precision)
+            for precision in ('float32', 'int8')}
+
+
+@pytest.fixture(scope='session')
+def litert_scores():
+    """Run the two bundled TFLite files with LiteRT on RGB; return ImageNet-1k probabilities."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    extractor_path, head_path = bundled_tflite()
+    extractor = Interpreter(model_path=str(extractor_path))
+    head = Interpreter(model_path=str(head_path))
+    extractor.allocate_tensors()
+    head.allocate_tensors()
+
+    def run(rgb: np.ndarray) -> np.ndarray:
+        extractor.set_tensor(extractor.get_input_details()[0]['index'], rgb[None])
+        extractor.invoke()
+        embedding = extractor.get_tensor(extractor.get_output_details()[0]['index'])
+        head.set_tensor(head.get_input_details()[0]['index'], embedding)
+        head.invoke()
+        output = head.get_output_details()[0]
+        scale, zero_point = output['quantization']
+        quantized = head.get_tensor(output['index'])[0].astype(np.float32)
+        return (quantized[1:] - zero_point) * scale
+
+    return run
+
+
+@pytest.mark.parametrize('precision', ['float32', 'int8'])
+def test_export_is_byte_identical(exported: dict[str, Path], tmp_path: Path,
+                                  precision: str) -> None:
+    again = export_onnx(tmp_path / 'again.onnx', precision)
+    assert again.read_bytes() == exported[precision].read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['again.onnx']
+
+
+def test_precisions_differ(exported: dict[str, Path]) -> None:
+    assert exported['float32'].read_bytes() != exported['int8'].read_bytes()
+    assert exported['int8'].stat().st_size < exported['float32'].stat().st_size / 3
+
+
+@pytest.mark.parametrize('precision', ['float32', 'int8'])
+def test_graph_contract(exported: dict[str, Path], precision: str) -> None:
+    model = onnx.load(str(exported[precision]))
+    onnx.checker.check_model(model, full_check=True)
+    (graph_input,) = model.graph.input
+    (graph_output,) = model.graph.output
+    assert graph_input.name == 'nv12'
+    assert graph_input.type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert [d.dim_value for d in graph_input.type.tensor_type.shape.dim] == [1, NV12_BYTES]
+    assert graph_output.name == 'scores'
+    assert graph_output.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert [d.dim_value for d in graph_output.type.tensor_type.shape.dim] == [1, 1000]
+    assert model.producer_name == 'mobilenetv1_ros.core.export'
+    assert model.producer_version == EXPORTER_VERSION
+    metadata = {prop.key: prop.value for prop in model.metadata_props}
+    extractor, head = bundled_tflite()
+    assert metadata['precision'] == precision
+    assert metadata['input_format'] == 'nv12'
+    assert metadata['yuv_convention'] == 'bt601-limited'
+    assert (metadata['input_width'], metadata['input_height']) == ('224', '224')
+    assert metadata['num_classes'] == '1000'
+    assert metadata['exporter_version'] == EXPORTER_VERSION
+    assert metadata['source_extractor'] == extractor.name
+    assert metadata['source_head'] == head.name
+    assert metadata['source_extractor_sha256'] == hashlib.sha256(
+        extractor.read_bytes()).hexdigest()
+    assert metadata['source_head_sha256'] == hashlib.sha256(head.read_bytes()).hexdigest()
+
+
+def test_yuv_to_rgb_matches_opencv(exported: dict[str, Path]) -> None:
+    """The in-graph conversion equals cv2's NV12 -> RGB (then x/128 - 1) within rounding."""
+    model = onnx.load(str(exported['float32']))
+    model.graph.output.append(
+        onnx.helper.make_tensor_value_info('preprocess/rgb', onnx.TensorProto.FLOAT, None))
+    rgb_session = session(model.SerializeToString())
+    rng = np.random.default_rng(7)
+    frames = [rng.integers(0, 256, NV12_BYTES, dtype=np.uint8),
+              *(nv12_of(IMAGES / name) for name in PHOTOS)]
+    for nv12 in frames:
+        (rgb,) = rgb_session.run(['preprocess/rgb'], {'nv12': nv12[None]})
+        expected = cv2.cvtColor(nv12.reshape(SIZE * 3 // 2, SIZE), cv2.COLOR_YUV2RGB_NV12)
+        levels = (rgb[0].transpose(1, 2, 0) + 1) * 128
+        assert np.abs(levels - expected).max() < 1.0
+
+
+@pytest.mark.parametrize('name', sorted(PHOTOS))
+def test_float_model_agrees_with_litert(exported: dict[str, Path], litert_scores,
+                                        name: str) -> None:
+    nv12 = nv12_of(IMAGES / name)
+    rgb = cv2.cvtColor(nv12.reshape(SIZE * 3 // 2, SIZE), cv2.COLOR_YUV2RGB_NV12)
+    reference = litert_scores(rgb)
+    (scores,) = session(exported['float32']).run(None, {'nv12': nv12[None]})
+    assert scores.shape == (1, 1000)
+    assert scores[0].argmax() == reference.argmax() == PHOTOS[name]
+    assert np.abs(scores[0] - reference).max() < 0.01
+
+
+@pytest.mark.parametrize('name', sorted(PHOTOS))
+def test_int8_model_agrees_with_float(exported: dict[str, Path], name: str) -> None:
+    nv12 = nv12_of(IMAGES / name)[None]
+    (floats,) = session(exported['float32']).run(None, {'nv12': nv12})
+    (ints,) = session(exported['int8']).run(None, {'nv12': nv12})
+    assert ints[0].argmax() == floats[0].argmax() == PHOTOS[name]
+    assert np.abs(ints[0] - floats[0]).max() < 0.05
+    assert ints.dtype == np.float32
+    assert ints.sum() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_int8_model_runs_integer_kernels(exported: dict[str, Path], tmp_path: Path) -> None:
+    """After onnxruntime's graph optimisation every convolution is a QLinearConv."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.optimized_model_filepath = str(tmp_path / 'optimized.onnx')
+    ort.InferenceSession(str(exported['int8']), options, providers=['CPUExecutionProvider'])
+    ops = [node.op_type for node in onnx.load(options.optimized_model_filepath).graph.node]
+    assert ops.count('QLinearConv') == 27
+    assert 'Conv' not in ops and 'FusedConv' not in ops
+    assert 'MatMulInteger' in ops
+    assert 'Gemm' not in ops
+
+
+def test_missing_tflite_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / 'nowhere.tflite'
+    with pytest.raises(ModelError, match='nowhere.tflite'):
+        export_onnx(tmp_path / 'out.onnx', 'float32', extractor=missing)
+    with pytest.raises(ModelError, match='nowhere.tflite'):
+        export_onnx(tmp_path / 'out.onnx', 'int8', head=missing)
+    assert not (tmp_path / 'out.onnx').exists()
+
+
+@pytest.mark.parametrize('role', ['extractor', 'head'])
+@pytest.mark.parametrize('damage', ['garbage', 'truncated', 'labels'])
+def test_corrupt_tflite_is_named(tmp_path: Path, role: str, damage: str) -> None:
+    extractor, head = bundled_tflite()
+    original = extractor if role == 'extractor' else head
+    bad = tmp_path / 'bad.tflite'
+    if damage == 'garbage':
+        bad.write_bytes(np.random.default_rng(1).integers(0, 256, 4096, np.uint8).tobytes())
+    elif damage == 'truncated':
+        bad.write_bytes(original.read_bytes()[:200_000])
+    else:
+        bad.write_bytes((extractor.parent / 'ImageNet_1k.json').read_bytes())
+    with pytest.raises(ModelError, match='bad.tflite'):
+        export_onnx(tmp_path / 'out.onnx', 'int8', **{role: bad})
+    assert not (tmp_path / 'out.onnx').exists()
+
+
+def test_swapped_tflite_files_are_refused(tmp_path: Path) -> None:
+    extractor, head = bundled_tflite()
+    with pytest.raises(ModelError, match=head.name):
+        export_onnx(tmp_path / 'out.onnx', 'float32', extractor=head, head=extractor)
+
+
+@pytest.mark.parametrize('precision', ['fp16', 'INT8', '', 'uint8'])
+def test_bad_precision(tmp_path: Path, precision: str) -> None:
+    with pytest.raises(ConfigError, match=repr(precision)):
+        export_onnx(tmp_path / 'out.onnx', precision)
+
+
+def test_unwritable_output_is_named(tmp_path: Path) -> None:
+    target = tmp_path / 'taken'
+    target.mkdir()
+    (target / 'keep').write_text('x')
+    with pytest.raises(ModelError, match='taken'):
+        export_onnx(target, 'int8')
+    assert sorted(p.name for p in target.iterdir()) == ['keep']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['taken']

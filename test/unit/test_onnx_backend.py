@@ -1,0 +1,312 @@
+"""Tests of the ONNX Runtime backend and the model file locations, with the real weights."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+
+from mobilenetv1_ros.core import models
+from mobilenetv1_ros.core.backends import Backend, create_backend
+from mobilenetv1_ros.core.backends.onnx import OnnxBackend
+from mobilenetv1_ros.core.errors import (BackendError, BackendUnavailableError, ConfigError,
+                                         ImageError, ModelError)
+from mobilenetv1_ros.core.export import export_onnx
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGES = REPO / 'test' / 'resources' / 'images'
+SIZE = 224
+NV12_BYTES = SIZE * SIZE * 3 // 2
+PHOTOS = {'bulbul.JPEG': 16, 'cat.bmp': 285, 'parrot.jpg': 88}
+
+
+def nv12_of(path: Path) -> np.ndarray:
+    """Reference preprocessing: central square crop (0.875), bilinear resize, I420 -> NV12."""
+    bgr = cv2.imread(str(path))
+    h, w = bgr.shape[:2]
+    side = round(0.875 * min(h, w))
+    top, left = (h - side) // 2, (w - side) // 2
+    image = cv2.resize(bgr[top:top + side, left:left + side], (SIZE, SIZE),
+                       interpolation=cv2.INTER_LINEAR)
+    i420 = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).reshape(-1)
+    luma = SIZE * SIZE
+    u, v = i420[luma:luma + luma // 4], i420[luma + luma // 4:]
+    return np.concatenate([i420[:luma], np.stack([u, v], axis=1).reshape(-1)])
+
+
+@pytest.fixture(scope='session')
+def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp('onnx_models')
+    return {precision: export_onnx(directory / f'{precision}.onnx', precision)
+            for precision in ('float32', 'int8')}
+
+
+@pytest.fixture(scope='session')
+def backends(model_files: dict[str, Path]) -> dict[str, OnnxBackend]:
+    return {precision: OnnxBackend(str(path), num_threads=2)
+            for precision, path in model_files.items()}
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / 'cache'
+    monkeypatch.setenv('MOBILENETV1_ROS_CACHE', str(directory))
+    return directory
+
+
+def write_model(path: Path, input_type: int, input_shape: list[int],
+                metadata: dict[str, str] | None = None) -> Path:
+    """Write a small valid ONNX model: input -> Cast -> Flatten -> float output."""
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node('Cast', ['x'], ['c'], to=onnx.TensorProto.FLOAT),
+         onnx.helper.make_node('Flatten', ['c'], ['y'])],
+        'small', [onnx.helper.make_tensor_value_info('x', input_type, input_shape)],
+        [onnx.helper.make_tensor_value_info('y', onnx.TensorProto.FLOAT, None)])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid('', 13)],
+                                   ir_version=7)
+    if metadata:
+        onnx.helper.set_model_props(model, metadata)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_backend_contract(backends: dict[str, OnnxBackend], model_files: dict[str, Path]) -> None:
+    for precision, backend in backends.items():
+        assert isinstance(backend, Backend)
+        assert backend.name == 'onnx'
+        assert backend.model_path == model_files[precision]
+        assert (backend.input_width, backend.input_height) == (224, 224)
+        assert backend.num_classes == 1000
+        assert backend.precision == precision
+        assert backend.describe() == (f'onnx ({precision}, 2 threads, CPUExecutionProvider): '
+                                      f'{model_files[precision]}')
+
+
+@pytest.mark.parametrize('precision', ['int8', 'float32'])
+@pytest.mark.parametrize('name', sorted(PHOTOS))
+def test_bundled_photos_are_recognised(backends: dict[str, OnnxBackend], precision: str,
+                                       name: str) -> None:
+    scores = backends[precision].infer(nv12_of(IMAGES / name))
+    assert scores.dtype == np.float32
+    assert scores.shape == (1000,)
+    assert scores.sum() == pytest.approx(1.0, abs=1e-4)
+    assert int(scores.argmax()) == PHOTOS[name]
+    assert scores.max() > 0.5
+
+
+def test_labels_match_the_photos() -> None:
+    labels = json.loads(models.default_labels_path().read_text())
+    assert len(labels) == 1000
+    assert 'bulbul' in labels[16].lower()
+    assert 'egyptian cat' in labels[285].lower()
+    assert 'macaw' in labels[88].lower()
+
+
+def test_infer_accepts_any_shape_of_the_right_size(backends: dict[str, OnnxBackend]) -> None:
+    nv12 = nv12_of(IMAGES / 'parrot.jpg')
+    backend = backends['int8']
+    flat = backend.infer(nv12)
+    np.testing.assert_array_equal(backend.infer(nv12.reshape(SIZE * 3 // 2, SIZE)), flat)
+    strided = np.zeros(NV12_BYTES * 2, np.uint8)
+    strided[::2] = nv12
+    np.testing.assert_array_equal(backend.infer(strided[::2]), flat)
+
+
+@pytest.mark.parametrize('size', [0, NV12_BYTES - 1, NV12_BYTES + 1, SIZE * SIZE * 3])
+def test_infer_rejects_wrong_size(backends: dict[str, OnnxBackend], size: int) -> None:
+    with pytest.raises(ImageError, match=f'{size} bytes, expected {NV12_BYTES}'):
+        backends['int8'].infer(np.zeros(size, np.uint8))
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.int8, np.uint16])
+def test_infer_rejects_wrong_dtype(backends: dict[str, OnnxBackend], dtype: type) -> None:
+    with pytest.raises(ImageError, match=np.dtype(dtype).name):
+        backends['int8'].infer(np.zeros(NV12_BYTES, dtype))
+
+
+def test_infer_rejects_non_arrays(backends: dict[str, OnnxBackend]) -> None:
+    with pytest.raises(ImageError, match='bytes'):
+        backends['int8'].infer(bytes(NV12_BYTES))  # type: ignore[arg-type]
+
+
+def test_closed_backend_fails(model_files: dict[str, Path]) -> None:
+    with OnnxBackend(str(model_files['int8']), num_threads=1) as backend:
+        backend.infer(np.zeros(NV12_BYTES, np.uint8))
+    with pytest.raises(BackendError, match='closed'):
+        backend.infer(np.zeros(NV12_BYTES, np.uint8))
+
+
+def test_default_model_is_exported_once_into_the_cache(cache: Path) -> None:
+    backend = OnnxBackend(num_threads=1)
+    path = backend.model_path
+    assert path.parent == cache
+    assert 'int8' in path.name and path.suffix == '.onnx'
+    assert backend.precision == 'int8'
+    stamp = path.stat().st_mtime_ns
+    assert models.default_onnx_model('int8') == path
+    assert path.stat().st_mtime_ns == stamp
+    floats = create_backend('onnx', None, precision='float32')
+    assert floats.model_path.parent == cache and 'float32' in floats.model_path.name
+    assert floats.precision == 'float32'
+    assert sorted(p.name for p in cache.iterdir()) == sorted([path.name,
+                                                              floats.model_path.name])
+    assert int(backend.infer(nv12_of(IMAGES / 'bulbul.JPEG')).argmax()) == 16
+
+
+def test_empty_model_path_means_default(cache: Path) -> None:
+    assert OnnxBackend('', num_threads=1).model_path.parent == cache
+
+
+def test_racing_exports_leave_one_complete_file(cache: Path) -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        paths = list(pool.map(lambda _: models.default_onnx_model('int8'), range(4)))
+    assert len(set(paths)) == 1
+    assert [p.name for p in cache.iterdir()] == [paths[0].name]
+    onnx.checker.check_model(onnx.load(str(paths[0])))
+
+
+def test_cache_dir_fallbacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('MOBILENETV1_ROS_CACHE', str(tmp_path / 'explicit'))
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    assert models.cache_dir() == tmp_path / 'explicit'
+    monkeypatch.delenv('MOBILENETV1_ROS_CACHE')
+    assert models.cache_dir() == tmp_path / 'xdg' / 'mobilenetv1_ros'
+    monkeypatch.delenv('XDG_CACHE_HOME')
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    assert models.cache_dir() == tmp_path / 'home' / '.cache' / 'mobilenetv1_ros'
+
+
+def test_unwritable_cache_is_a_model_error(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / 'file'
+    blocker.write_text('not a directory')
+    monkeypatch.setenv('MOBILENETV1_ROS_CACHE', str(blocker / 'cache'))
+    with pytest.raises(ModelError, match='cache'):
+        models.default_onnx_model('int8')
+
+
+def test_bundled_files_are_found() -> None:
+    extractor, head = models.bundled_tflite()
+    assert extractor.is_file() and head.is_file()
+    assert extractor.parent == models.share_dir() / 'models'
+    assert models.default_labels_path().is_file()
+    assert models.default_bpu_model() == (models.share_dir() / 'models'
+                                          / 'mobilenetv1_224x224_nv12.bin')
+    assert models.DEFAULT_BPU_MODEL_NAME == 'mobilenetv1_224x224_nv12.bin'
+
+
+def test_share_dir_of_a_checkout_is_the_source_tree(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    marker = tmp_path / 'share' / 'ament_index' / 'resource_index' / 'packages'
+    marker.mkdir(parents=True)
+    (marker / 'mobilenetv1_ros').write_text('')
+    monkeypatch.setenv('AMENT_PREFIX_PATH', str(tmp_path))
+    assert models.share_dir() == REPO
+    monkeypatch.delenv('AMENT_PREFIX_PATH')
+    assert models.share_dir() == REPO
+
+
+def test_share_dir_of_an_installed_package(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    pytest.importorskip('ament_index_python')
+    monkeypatch.setattr(models, 'BUNDLED_EXTRACTOR', 'not-in-this-checkout.tflite')
+    marker = tmp_path / 'share' / 'ament_index' / 'resource_index' / 'packages'
+    marker.mkdir(parents=True)
+    (marker / 'mobilenetv1_ros').write_text('')
+    (tmp_path / 'share' / 'mobilenetv1_ros').mkdir()
+    monkeypatch.setenv('AMENT_PREFIX_PATH', str(tmp_path))
+    assert models.share_dir() == tmp_path / 'share' / 'mobilenetv1_ros'
+
+
+def test_core_imports_no_ros_and_no_runtime() -> None:
+    code = ('import sys\n'
+            'import mobilenetv1_ros.core.models, mobilenetv1_ros.core.export\n'
+            'import mobilenetv1_ros.core.backends.onnx\n'
+            'print(sorted(m for m in ("rclpy", "onnxruntime", "onnx", "tflite") '
+            'if m in sys.modules))\n')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), *sys.path]))
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            env=env, check=True)
+    assert result.stdout.strip() == '[]'
+
+
+def test_missing_model_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match='absent.onnx'):
+        OnnxBackend(str(tmp_path / 'absent.onnx'))
+
+
+def test_corrupt_model_is_named(tmp_path: Path) -> None:
+    path = tmp_path / 'corrupt.onnx'
+    path.write_bytes(np.random.default_rng(3).integers(0, 256, 5000, np.uint8).tobytes())
+    with pytest.raises(ModelError, match='corrupt.onnx'):
+        OnnxBackend(str(path))
+
+
+@pytest.mark.parametrize('input_type, input_shape, metadata', [
+    (onnx.TensorProto.FLOAT, [1, 3, 224, 224], None),
+    (onnx.TensorProto.UINT8, [1, 224, 224, 3], None),
+    (onnx.TensorProto.FLOAT, [1, NV12_BYTES], None),
+    (onnx.TensorProto.UINT8, [1, 1000], None),
+    (onnx.TensorProto.UINT8, ['batch', NV12_BYTES], None),
+    (onnx.TensorProto.UINT8, [1, NV12_BYTES], {'input_format': 'rgb'}),
+    (onnx.TensorProto.UINT8, [1, NV12_BYTES],
+     {'input_format': 'nv12', 'input_width': '320', 'input_height': '240'}),
+])
+def test_non_nv12_models_are_refused(tmp_path: Path, input_type: int, input_shape: list,
+                                     metadata: dict[str, str] | None) -> None:
+    path = write_model(tmp_path / 'other.onnx', input_type, input_shape, metadata)
+    with pytest.raises(ModelError, match='other.onnx'):
+        OnnxBackend(str(path))
+
+
+def test_nv12_model_without_metadata_is_read_as_square(tmp_path: Path) -> None:
+    path = write_model(tmp_path / 'plain.onnx', onnx.TensorProto.UINT8, [1, 96 * 96 * 3 // 2])
+    backend = OnnxBackend(str(path))
+    assert (backend.input_width, backend.input_height, backend.num_classes) == (96, 96, 13824)
+    assert backend.precision == 'unknown'
+    assert backend.infer(np.full(13824, 7, np.uint8)).tolist() == [7.0] * 13824
+
+
+@pytest.mark.parametrize('options, match', [
+    ({'num_threads': -1}, '-1'),
+    ({'num_threads': 1.5}, '1.5'),
+    ({'precision': 'fp16'}, 'fp16'),
+    ({'providers': ['NoSuchExecutionProvider']}, 'NoSuchExecutionProvider'),
+])
+def test_bad_options(model_files: dict[str, Path], options: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        OnnxBackend(str(model_files['int8']), **options)
+
+
+def test_registry_creates_onnx_backend_and_ignores_foreign_options(
+        model_files: dict[str, Path]) -> None:
+    backend = create_backend('onnx', str(model_files['float32']), num_threads=1,
+                             bpu_core=2, providers=['CPUExecutionProvider'])
+    assert isinstance(backend, OnnxBackend)
+    assert backend.describe() == ('onnx (float32, 1 threads, CPUExecutionProvider): '
+                                  f'{model_files["float32"]}')
+    default_threads = OnnxBackend(str(model_files['int8']))
+    assert 'default threads' in default_threads.describe()
+
+
+def test_missing_onnxruntime_is_reported(model_files: dict[str, Path],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, 'onnxruntime', None)
+    with pytest.raises(BackendUnavailableError, match='onnxruntime'):
+        OnnxBackend(str(model_files['int8']))
+
+
+@pytest.mark.parametrize('module', ['onnx', 'tflite'])
+def test_export_without_its_packages_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 module: str) -> None:
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(BackendUnavailableError, match=module):
+        export_onnx(tmp_path / 'out.onnx', 'int8')
