@@ -59,6 +59,8 @@ def _isolate_ros() -> None:
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     os.environ['ROS_LOCALHOST_ONLY'] = '1'
     os.environ.pop('ROS_STATIC_PEERS', None)
+    os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(
+        Path(__file__).resolve().parents[1] / 'scripts' / 'fastdds_loopback.xml')
     if not os.environ.get('ROS_DOMAIN_ID'):
         os.environ['ROS_DOMAIN_ID'] = str(_reserve_domain_id())
     if not os.environ.get('ROS_HOME'):

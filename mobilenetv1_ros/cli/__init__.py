@@ -22,6 +22,9 @@ SUBCOMMANDS = {
     'evaluate': 'evaluate',
     'benchmark': 'benchmark',
     'doctor': 'doctor',
+    'bag': 'bag',
+    'demo': 'demo',
+    'load': 'load',
 }
 
 

@@ -1,0 +1,65 @@
+"""QoS profiles of the node's topics and matching the image subscription to the camera."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = [
+    'LATCHED_QOS',
+    'OVERLAY_QOS',
+    'RESULTS_QOS',
+    'image_qos',
+    'matched_reliability',
+    'reliability_override_name',
+]
+
+#: classification: reliable, a short queue so a slow consumer sees recent results.
+RESULTS_QOS = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.VOLATILE)
+#: label_info and vision_info: the last message is kept for subscribers that start later.
+LATCHED_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+#: overlay: reliable (large frames survive; best-effort subscribers match too), newest only.
+OVERLAY_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.VOLATILE)
+
+_POLICIES = {'reliable': ReliabilityPolicy.RELIABLE, 'best_effort': ReliabilityPolicy.BEST_EFFORT}
+
+
+def image_qos(reliability: str) -> QoSProfile:
+    """Return the image subscription profile: keep last 1, volatile, the given reliability.
+
+    Args:
+        reliability: 'reliable' or 'best_effort'.
+    """
+    return QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                      reliability=_POLICIES[reliability],
+                      durability=DurabilityPolicy.VOLATILE)
+
+
+def matched_reliability(publishers: Iterable[ReliabilityPolicy]) -> str | None:
+    """Return the reliability that receives every publisher best.
+
+    'reliable' when every publisher is reliable (a best-effort subscription would lose large
+    frames), 'best_effort' when any is best effort (a reliable subscription would not match
+    it), None when there is no publisher.
+    """
+    policies = list(publishers)
+    if not policies:
+        return None
+    if all(policy == ReliabilityPolicy.RELIABLE for policy in policies):
+        return 'reliable'
+    return 'best_effort'
+
+
+def reliability_override_name(topic: str) -> str:
+    """Return the ROS-standard override parameter of a subscription's reliability."""
+    return f'qos_overrides.{topic}.subscription.reliability'

@@ -1,0 +1,1 @@
+"""Developer tools: benchmarks of the node and of the pipeline."""
