@@ -1,11 +1,12 @@
 """Build NV12-input ONNX models from the bundled quantized MobileNetV1 TFLite files.
 
 The TFLite files are parsed with the pure-Python `tflite` flatbuffer package (no TensorFlow).
-The exported graph takes one packed NV12 image (uint8 [1, H*W*3/2]), converts it to RGB inside
-the graph (BT.601 limited range, nearest chroma upsampling: the inverse of OpenCV's
-COLOR_BGR2YUV_I420), applies the TFLite input normalisation, runs the 27 convolutions, the
-average pool and the 1x1 head without its background class, and outputs softmax probabilities
-over the 1000 ImageNet classes (float32 [1, 1000]).
+The exported graph takes one packed NV12 image (uint8 [1, H*W*3/2]), converts it to uint8 RGB
+inside the graph in integer arithmetic (BT.601 limited range, nearest chroma upsampling:
+bit-exact with OpenCV's COLOR_YUV2RGB_NV12, so the network sees exactly the image a TFLite
+runtime would be fed after that conversion), applies the TFLite input quantization, runs the
+27 convolutions, the average pool and the 1x1 head without its background class, and outputs
+softmax probabilities over the 1000 ImageNet classes (float32 [1, 1000]).
 
 Two precisions: 'float32' (dequantized weights) and 'int8' (QDQ: per-channel symmetric int8
 weights, uint8 activations with the trained ranges stored in the TFLite file, so no calibration).
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the exported graph changes; part of the cached model's file name.
-EXPORTER_VERSION = '1'
+EXPORTER_VERSION = '3'
 #: Precisions export_onnx accepts.
 PRECISIONS = ('float32', 'int8')
 #: Name of the graph input (packed NV12, uint8 [1, H*W*3/2]).
@@ -53,13 +54,19 @@ _OPSET = 13
 _IR_VERSION = 7
 _PRODUCER = 'mobilenetv1_ros.core.export'
 _FLOAT = 1  # onnx.TensorProto.FLOAT
+_UINT8 = 2  # onnx.TensorProto.UINT8
+_INT32 = 6  # onnx.TensorProto.INT32
 
-# OpenCV's RGB -> YUV (BT.601 limited range) as used by COLOR_BGR2YUV_I420; the graph applies
-# its exact inverse.
-_RGB_TO_YUV = np.array([[0.257, 0.504, 0.098],
-                        [-0.148, -0.291, 0.439],
-                        [0.439, -0.368, -0.071]])
-_YUV_OFFSET = np.array([16.0, 128.0, 128.0])
+# BT.601 limited-range YUV -> RGB with the standard three-decimal coefficients (rows R, G, B;
+# columns Y, U, V), evaluated in 20-bit fixed point with rounding, as OpenCV's
+# COLOR_YUV2RGB_NV12 does: the graph reproduces its integer RGB exactly, which is the uint8
+# image the TFLite model was fed.
+_YUV_TO_RGB = np.array([[1.164, 0.0, 1.596],
+                        [1.164, -0.391, -0.813],
+                        [1.164, 2.018, 0.0]])
+_FIXED_BITS = 20
+_LUMA_BLACK = 16
+_CHROMA_ZERO = 128
 
 # TFLite schema enumerations used here (tflite.BuiltinOperator, TensorType, Padding, ...).
 _OP_CONV_2D = 3
@@ -369,51 +376,39 @@ class _GraphBuilder:
         return outputs[0]
 
 
-def _inverse3(matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Invert a 3x3 matrix by cofactors (elementwise IEEE arithmetic, the same everywhere)."""
-    m = matrix
-    cofactors = np.array([[m[(i + 1) % 3, (j + 1) % 3] * m[(i + 2) % 3, (j + 2) % 3]
-                           - m[(i + 1) % 3, (j + 2) % 3] * m[(i + 2) % 3, (j + 1) % 3]
-                           for j in range(3)] for i in range(3)])
-    determinant = float(m[0, 0] * cofactors[0, 0] + m[0, 1] * cofactors[0, 1]
-                        + m[0, 2] * cofactors[0, 2])
-    return cofactors.T / determinant
-
-
 def _preprocess(builder: _GraphBuilder, net: _Network) -> str:
-    """Add NV12 -> normalised RGB (NCHW float, not yet clipped); return its tensor name.
+    """Add NV12 -> RGB (uint8 NCHW, the TFLite model's input); return its tensor name.
 
-    rgb = inv(M) (yuv - offset), with the TFLite input normalisation folded in, is split into
-    a luma term at full resolution and a chroma term computed at chroma resolution and then
-    upsampled nearest-neighbour (cheaper than upsampling the chroma planes first). Matches
-    OpenCV's COLOR_YUV2RGB_NV12 to within rounding, including its clamping of luma below 16.
+    Integer arithmetic throughout: rgb = (max(y - 16, 0) * cy + chroma + 2^19) >> 20, clamped
+    to [0, 255], with the chroma term computed at chroma resolution and then upsampled
+    nearest-neighbour. Bit-exact with OpenCV's COLOR_YUV2RGB_NV12.
     """
     h, w = net.height, net.width
     b = builder
-    to_rgb = _inverse3(_RGB_TO_YUV)
-    scale, zero_point = net.input_quant.scale, net.input_quant.zero_point
-    bias = -(to_rgb * _YUV_OFFSET).sum(axis=1) * scale - zero_point * scale
+    fixed = np.round(_YUV_TO_RGB * (1 << _FIXED_BITS)).astype(np.int32)
+    # Rounding, and the luma offset taken out of the full-resolution term.
+    bias = (1 << (_FIXED_BITS - 1)) - _LUMA_BLACK * fixed[:, 0]
     b.node('Split', [INPUT_NAME, b.const('preprocess/split_sizes', [h * w, h * w // 2],
                                          np.int64)],
            ['preprocess/y_flat', 'preprocess/uv_flat'], 'preprocess/split', axis=1)
     y = b.node('Reshape', ['preprocess/y_flat',
                            b.const('preprocess/y_shape', [1, 1, h, w], np.int64)],
                'preprocess/y_u8')
-    y = b.node('Cast', [y], 'preprocess/y_unclamped', to=_FLOAT)
-    # Luma below video black decodes as black, as in OpenCV's NV12 -> RGB.
-    y = b.node('Max', [y, b.const('preprocess/black', _YUV_OFFSET[0], np.float32)],
-               'preprocess/y')
-    luma = b.node('Mul', [y, b.const('preprocess/luma_weight',
-                                     (to_rgb[:, 0] * scale).reshape(1, 3, 1, 1), np.float32)],
-                  'preprocess/luma')
+    y = b.node('Cast', [y], 'preprocess/y_i32', to=_INT32)
+    # Luma below video black decodes as black.
+    y = b.node('Max', [y, b.const('preprocess/black', _LUMA_BLACK, np.int32)], 'preprocess/y')
+    luma = b.node('Mul', [y, b.const('preprocess/luma_weight', fixed[:, :1].reshape(1, 3, 1, 1),
+                                     np.int32)], 'preprocess/luma')
     uv = b.node('Reshape', ['preprocess/uv_flat',
                             b.const('preprocess/uv_shape', [1, h * w // 4, 2], np.int64)],
                 'preprocess/uv_interleaved')
     uv = b.node('Transpose', [uv], 'preprocess/uv_u8', perm=[0, 2, 1])
-    uv = b.node('Cast', [uv], 'preprocess/uv', to=_FLOAT)
-    chroma = b.node('MatMul', [b.const('preprocess/chroma_weight', to_rgb[:, 1:] * scale,
-                                       np.float32), uv], 'preprocess/chroma_product')
-    chroma = b.node('Add', [chroma, b.const('preprocess/bias', bias[:, None], np.float32)],
+    uv = b.node('Cast', [uv], 'preprocess/uv_i32', to=_INT32)
+    uv = b.node('Sub', [uv, b.const('preprocess/chroma_zero', _CHROMA_ZERO, np.int32)],
+                'preprocess/uv')
+    chroma = b.node('MatMul', [b.const('preprocess/chroma_weight', fixed[:, 1:], np.int32), uv],
+                    'preprocess/chroma_product')
+    chroma = b.node('Add', [chroma, b.const('preprocess/bias', bias[:, None], np.int32)],
                     'preprocess/chroma_flat')
     chroma = b.node('Reshape', [chroma, b.const('preprocess/chroma_shape',
                                                 [1, 3, h // 2, w // 2], np.int64)],
@@ -422,7 +417,22 @@ def _preprocess(builder: _GraphBuilder, net: _Network) -> str:
                                b.const('preprocess/resize_scales', [1, 1, 2, 2], np.float32)],
                     'preprocess/chroma', mode='nearest',
                     coordinate_transformation_mode='asymmetric', nearest_mode='floor')
-    return b.node('Add', [luma, chroma], 'preprocess/rgb_unclipped')
+    x = b.node('Add', [luma, chroma], 'preprocess/rgb_fixed')
+    # Division truncates towards zero, which differs from the shift only below zero, where
+    # the clamp to black follows anyway.
+    x = b.node('Div', [x, b.const('preprocess/fixed_one', 1 << _FIXED_BITS, np.int32)],
+               'preprocess/rgb_unclipped')
+    x = b.node('Clip', [x, b.const('preprocess/rgb_min', 0, np.int32),
+                        b.const('preprocess/rgb_max', 255, np.int32)], 'preprocess/rgb_i32')
+    return b.node('Cast', [x], 'preprocess/rgb/quantized', to=_UINT8)
+
+
+def _input(builder: _GraphBuilder, net: _Network) -> str:
+    """Add the preprocessing and the TFLite input dequantization; return the float tensor."""
+    q = net.input_quant
+    return builder.node('DequantizeLinear', [
+        _preprocess(builder, net), builder.const('preprocess/rgb.scale', q.scale, np.float32),
+        builder.const('preprocess/rgb.zero_point', q.zero_point, np.uint8)], 'preprocess/rgb')
 
 
 def _conv_attributes(conv: _Conv) -> dict[str, Any]:
@@ -432,11 +442,7 @@ def _conv_attributes(conv: _Conv) -> dict[str, Any]:
 
 def _build_float(net: _Network) -> _GraphBuilder:
     b = _GraphBuilder()
-    x = _preprocess(b, net)
-    q = net.input_quant
-    x = b.node('Clip', [x, b.const('preprocess/min', -q.zero_point * q.scale, np.float32),
-                        b.const('preprocess/max', (255 - q.zero_point) * q.scale, np.float32)],
-               'preprocess/rgb')
+    x = _input(b, net)
     zero = b.const('relu6/min', 0.0, np.float32)
     six = b.const('relu6/max', 6.0, np.float32)
     for index, conv in enumerate(net.convs):
@@ -457,12 +463,25 @@ def _build_float(net: _Network) -> _GraphBuilder:
     return b
 
 
-def _symmetric_int8(conv: _Conv) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float32],
-                                          npt.NDArray[np.int32], npt.NDArray[np.float32]]:
-    """Per output channel int8 weights, scales, int32 bias and bias scales.
+@dataclass(frozen=True)
+class _Int8Weights:
+    """Per output channel symmetric int8 weights: real = weight * scale."""
 
-    Channels whose centered uint8 weights fit in [-127, 127] keep the TFLite values exactly;
-    the few wider ones are rescaled to fit.
+    weight: npt.NDArray[np.int8]
+    scale: npt.NDArray[np.float32]
+    bias: npt.NDArray[np.int32]
+    bias_scale: npt.NDArray[np.float32]
+
+
+def _int8_weights(conv: _Conv) -> _Int8Weights:
+    """Per output channel symmetric int8 weights, scales, int32 bias and bias scales.
+
+    Channels whose centered uint8 weights fit in [-127, 127] keep the TFLite scale and values
+    exactly, so their integer accumulators equal TFLite's. The few wider ones (one or two per
+    layer) are rescaled to fit. Keeping them exact would take nonzero weight zero points,
+    which onnxruntime's int8 convolutions run far slower (per-channel ones send its depthwise
+    convolutions to a path over 50x slower; one zero point per layer still costs about 40%),
+    for no measured accuracy gain.
     """
     channels = conv.weight.shape[0]
     flat = conv.weight.reshape(channels, -1)
@@ -470,12 +489,12 @@ def _symmetric_int8(conv: _Conv) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.f
     wide = peak > 127
     ratio = np.where(wide, peak / 127.0, 1.0)
     weight = np.where(wide[:, None], np.round(flat / ratio[:, None]), flat)
-    weight_scale = (np.float64(conv.weight_scale) * ratio).astype(np.float32)
-    bias_scale = (np.float32(conv.input_quant.scale) * weight_scale).astype(np.float32)
+    scale = (np.float64(conv.weight_scale) * ratio).astype(np.float32)
+    bias_scale = (np.float32(conv.input_quant.scale) * scale).astype(np.float32)
     real_bias = conv.bias * np.float64(conv.bias_scale)
     bias = np.where(wide, np.round(real_bias / bias_scale), conv.bias)
-    return (weight.astype(np.int8).reshape(conv.weight.shape), weight_scale,
-            bias.astype(np.int32), bias_scale)
+    return _Int8Weights(weight=weight.astype(np.int8).reshape(conv.weight.shape), scale=scale,
+                        bias=bias.astype(np.int32), bias_scale=bias_scale)
 
 
 def _build_int8(net: _Network) -> _GraphBuilder:
@@ -487,25 +506,20 @@ def _build_int8(net: _Network) -> _GraphBuilder:
         x = b.node('QuantizeLinear', [x, scale, zero_point], f'{name}/quantized')
         return b.node('DequantizeLinear', [x, scale, zero_point], f'{name}/dequantized')
 
-    q = net.input_quant
-    scale = b.const('preprocess/rgb.scale', q.scale, np.float32)
-    zero_point = b.const('preprocess/rgb.zero_point', q.zero_point, np.uint8)
-    x = b.node('QuantizeLinear', [_preprocess(b, net), scale, zero_point],
-               'preprocess/rgb/quantized')
-    x = b.node('DequantizeLinear', [x, scale, zero_point], 'preprocess/rgb')
+    x = _input(b, net)
     for index, conv in enumerate(net.convs):
         name = f'conv{index:02d}'
-        weight, weight_scale, bias, bias_scale = _symmetric_int8(conv)
-        channels = weight.shape[0]
+        weights = _int8_weights(conv)
+        channels = weights.weight.shape[0]
         weight_dq = b.node('DequantizeLinear', [
-            b.const(f'{name}.weight', weight, np.int8),
-            b.const(f'{name}.weight.scale', weight_scale, np.float32),
+            b.const(f'{name}.weight', weights.weight, np.int8),
+            b.const(f'{name}.weight.scale', weights.scale, np.float32),
             b.const(f'{name}.weight.zero_point', np.zeros(channels), np.int8)],
             f'{name}.weight/dequantized', axis=0)
         bias_dq = b.node('DequantizeLinear', [
-            b.const(f'{name}.bias', bias, np.int32),
-            b.const(f'{name}.bias.scale', bias_scale, np.float32),
-            b.const(f'{name}.bias.zero_point', np.zeros(channels), np.int32)],
+            b.const(f'{name}.bias', weights.bias, np.int32),
+            b.const(f'{name}.bias.scale', weights.bias_scale, np.float32),
+            b.const(f'{name}.bias.zero_point', np.zeros_like(weights.bias), np.int32)],
             f'{name}.bias/dequantized', axis=0)
         x = b.node('Conv', [x, weight_dq, bias_dq], f'{name}/conv', **_conv_attributes(conv))
         out = conv.output_quant
@@ -523,12 +537,12 @@ def _build_int8(net: _Network) -> _GraphBuilder:
     x = b.node('Reshape', [x, b.const('flatten_shape', [1, -1], np.int64)], 'embedding/quantized')
     # The head as an integer matmul rescaled to float logits (a fused kernel in onnxruntime);
     # QDQ around MatMul would either quantize the logits or run a float matmul.
-    weight, _, bias, bias_scale = _symmetric_int8(net.head)
-    x = b.node('MatMulInteger', [x, b.const('head.weight', weight[:, :, 0, 0].T, np.int8),
+    head = _int8_weights(net.head)
+    x = b.node('MatMulInteger', [x, b.const('head.weight', head.weight[:, :, 0, 0].T, np.int8),
                                  pool_zero_point], 'head/matmul')
     x = b.node('Cast', [x], 'head/matmul_float', to=_FLOAT)
-    x = b.node('Mul', [x, b.const('head.scale', bias_scale, np.float32)], 'head/scaled')
-    x = b.node('Add', [x, b.const('head.bias', bias * bias_scale.astype(np.float64),
+    x = b.node('Mul', [x, b.const('head.scale', head.bias_scale, np.float32)], 'head/scaled')
+    x = b.node('Add', [x, b.const('head.bias', head.bias * head.bias_scale.astype(np.float64),
                                   np.float32)], 'logits')
     b.node('Softmax', [x], OUTPUT_NAME, axis=1)
     return b

@@ -87,15 +87,17 @@ def cache_dir() -> Path:
 def default_onnx_model(precision: str = 'int8') -> Path:
     """Return the ONNX model exported from the bundled TFLite files, exporting it if needed.
 
-    The file name holds the precision, a hash of the TFLite files and the exporter version, so
-    new weights or a new exporter give a new file. Exporting writes a temporary file and
-    renames it, so processes racing to export both end with the same complete file.
+    The file name holds the precision and a hash of the TFLite files, the exporter version and
+    the exporter's source, so new weights or a changed exporter give a new file. Exporting
+    writes a temporary file and renames it, so processes racing to export both end with the
+    same complete file.
 
     Raises:
         ConfigError: The precision is not supported.
         ModelError: The bundled TFLite files are missing or corrupt, or the cache directory
             cannot be written.
     """
+    from mobilenetv1_ros.core import export
     from mobilenetv1_ros.core.export import EXPORTER_VERSION, PRECISIONS, export_onnx, file_sha256
 
     if precision not in PRECISIONS:
@@ -105,6 +107,8 @@ def default_onnx_model(precision: str = 'int8') -> Path:
     for source in (extractor, head):
         key.update(file_sha256(source).encode())
     key.update(f'exporter {EXPORTER_VERSION} {precision}'.encode())
+    # The exporter's own source too, so that an edited exporter never reuses an old export.
+    key.update(file_sha256(Path(export.__file__)).encode())
     path = cache_dir() / f'mobilenetv1_nv12_{precision}_{key.hexdigest()[:16]}.onnx'
     if path.is_file():
         return path

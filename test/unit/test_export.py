@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import cv2
@@ -114,20 +115,59 @@ def test_graph_contract(exported: dict[str, Path], precision: str) -> None:
     assert metadata['source_head_sha256'] == hashlib.sha256(head.read_bytes()).hexdigest()
 
 
-def test_yuv_to_rgb_matches_opencv(exported: dict[str, Path]) -> None:
-    """The in-graph conversion equals cv2's NV12 -> RGB (then x/128 - 1) within rounding."""
-    model = onnx.load(str(exported['float32']))
-    model.graph.output.append(
-        onnx.helper.make_tensor_value_info('preprocess/rgb', onnx.TensorProto.FLOAT, None))
-    rgb_session = session(model.SerializeToString())
+def with_outputs(path: Path, outputs: dict[str, int]) -> ort.InferenceSession:
+    """Open a model with some of its intermediate tensors added as graph outputs."""
+    model = onnx.load(str(path))
+    for name, elem_type in outputs.items():
+        model.graph.output.append(onnx.helper.make_tensor_value_info(name, elem_type, None))
+    return session(model.SerializeToString())
+
+
+@pytest.mark.parametrize('precision', ['float32', 'int8'])
+def test_yuv_to_rgb_is_bit_exact_with_opencv(exported: dict[str, Path], precision: str) -> None:
+    """The in-graph conversion gives cv2's NV12 -> RGB bytes, then (x - 128) / 128."""
+    rgb_session = with_outputs(exported[precision], {
+        'preprocess/rgb/quantized': onnx.TensorProto.UINT8,
+        'preprocess/rgb': onnx.TensorProto.FLOAT})
     rng = np.random.default_rng(7)
-    frames = [rng.integers(0, 256, NV12_BYTES, dtype=np.uint8),
-              *(nv12_of(IMAGES / name) for name in PHOTOS)]
+    frames = [np.zeros(NV12_BYTES, np.uint8), np.full(NV12_BYTES, 255, np.uint8),
+              *rng.integers(0, 256, (4, NV12_BYTES), dtype=np.uint8),
+              *(nv12_of(IMAGES / name) for name in sorted(PHOTOS))]
     for nv12 in frames:
-        (rgb,) = rgb_session.run(['preprocess/rgb'], {'nv12': nv12[None]})
+        levels, normalised = rgb_session.run(['preprocess/rgb/quantized', 'preprocess/rgb'],
+                                             {'nv12': nv12[None]})
         expected = cv2.cvtColor(nv12.reshape(SIZE * 3 // 2, SIZE), cv2.COLOR_YUV2RGB_NV12)
-        levels = (rgb[0].transpose(1, 2, 0) + 1) * 128
-        assert np.abs(levels - expected).max() < 1.0
+        np.testing.assert_array_equal(levels[0].transpose(1, 2, 0), expected)
+        np.testing.assert_array_equal(normalised, (levels.astype(np.float32) - 128) / 128)
+
+
+def test_int8_first_convolution_is_bit_exact_with_litert(exported: dict[str, Path]) -> None:
+    """Channels keeping the TFLite weights give LiteRT's uint8 output bytes exactly."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', 'Warning: Enabling `experimental_preserve_all_tensors`')
+        extractor = Interpreter(model_path=str(bundled_tflite()[0]),
+                                experimental_preserve_all_tensors=True)
+    extractor.allocate_tensors()
+    (first,) = [t['index'] for t in extractor.get_tensor_details()
+                if t['name'].startswith('MobilenetV1/MobilenetV1/Conv2d_0/Relu6')]
+    scales = next(onnx.numpy_helper.to_array(tensor) for tensor
+                  in onnx.load(str(exported['int8'])).graph.initializer
+                  if tensor.name == 'conv00.weight.scale')
+    kept = scales == scales.min()
+    assert 28 <= kept.sum() < len(scales)
+    ours = with_outputs(exported['int8'], {'conv00/quantized': onnx.TensorProto.UINT8})
+    for name in sorted(PHOTOS):
+        nv12 = nv12_of(IMAGES / name)
+        rgb = cv2.cvtColor(nv12.reshape(SIZE * 3 // 2, SIZE), cv2.COLOR_YUV2RGB_NV12)
+        extractor.set_tensor(extractor.get_input_details()[0]['index'], rgb[None])
+        extractor.invoke()
+        expected = extractor.get_tensor(first)[0].transpose(2, 0, 1).astype(np.int32)
+        (actual,) = ours.run(['conv00/quantized'], {'nv12': nv12[None]})
+        actual = actual[0].astype(np.int32)
+        np.testing.assert_array_equal(actual[kept], expected[kept])
+        assert np.abs(actual[~kept] - expected[~kept]).max() <= 2
 
 
 @pytest.mark.parametrize('name', sorted(PHOTOS))

@@ -161,6 +161,19 @@ def test_default_model_is_exported_once_into_the_cache(cache: Path) -> None:
     assert int(backend.infer(nv12_of(IMAGES / 'bulbul.JPEG')).argmax()) == 16
 
 
+def test_changed_exporter_source_gives_a_new_cached_model(cache: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from mobilenetv1_ros.core import export
+
+    first = models.default_onnx_model('int8')
+    edited = tmp_path / 'export.py'
+    edited.write_text(Path(export.__file__).read_text() + '\n# edited\n')
+    monkeypatch.setattr(export, '__file__', str(edited))
+    second = models.default_onnx_model('int8')
+    assert second != first and second.parent == cache
+    assert sorted(p.name for p in cache.iterdir()) == sorted([first.name, second.name])
+
+
 def test_empty_model_path_means_default(cache: Path) -> None:
     assert OnnxBackend('', num_threads=1).model_path.parent == cache
 
@@ -275,7 +288,27 @@ def test_nv12_model_without_metadata_is_read_as_square(tmp_path: Path) -> None:
     assert backend.infer(np.full(13824, 7, np.uint8)).tolist() == [7.0] * 13824
 
 
+def session_config(backend: OnnxBackend, key: str) -> str:
+    return backend._session.get_session_options().get_session_config_entry(key)
+
+
+def test_spinning_is_off_unless_asked_for(model_files: dict[str, Path],
+                                         backends: dict[str, OnnxBackend]) -> None:
+    key = 'session.intra_op.allow_spinning'
+    assert backends['int8'].allow_spinning is False
+    assert session_config(backends['int8'], key) == '0'
+    spinning = OnnxBackend(str(model_files['int8']), num_threads=2, allow_spinning=True)
+    assert spinning.allow_spinning is True
+    assert session_config(spinning, key) == '1'
+    assert spinning.describe() == ('onnx (int8, 2 threads, spinning, CPUExecutionProvider): '
+                                   f'{model_files["int8"]}')
+    nv12 = nv12_of(IMAGES / 'cat.bmp')
+    np.testing.assert_array_equal(spinning.infer(nv12), backends['int8'].infer(nv12))
+
+
 @pytest.mark.parametrize('options, match', [
+    ({'allow_spinning': 1}, '1'),
+    ({'allow_spinning': 'no'}, "'no'"),
     ({'num_threads': -1}, '-1'),
     ({'num_threads': 1.5}, '1.5'),
     ({'precision': 'fp16'}, 'fp16'),
