@@ -1,0 +1,457 @@
+"""Offline bag classification: image topics in, vision_msgs/Classification per frame out.
+
+No DDS: messages are read with rosbags, classified by the core pipeline and written to a new
+bag, on `<image topic>/classification`, with the frame's header and the frame's bag timestamp.
+Reading, deserializing and preprocessing run in a second thread, overlapped with inference,
+so the tool runs as fast as the backend allows.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union
+
+from mobilenetv1_ros.bag.bagio import (
+    BAG_VERSION,
+    add_connection,
+    describe_error,
+    image_connections,
+    open_reader,
+    open_writer,
+    prepare_output,
+)
+from mobilenetv1_ros.bag.errors import BagError
+from mobilenetv1_ros.bag.messages import (
+    CLASSIFICATION_TYPE,
+    classification_message,
+    frame_from_message,
+    stamp_ns,
+    typestore,
+)
+from mobilenetv1_ros.core.errors import ImageError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
+    import numpy.typing as npt
+    from rosbags.interfaces import Connection
+
+    from mobilenetv1_ros.bag.progress import Progress
+    from mobilenetv1_ros.core.pipeline import Classifier
+    from mobilenetv1_ros.core.postprocess import Prediction
+
+__all__ = [
+    'CLASSIFICATION_SUFFIX',
+    'BagClassifyOptions',
+    'BagSummary',
+    'FrameResult',
+    'TopicCounts',
+    'classify_bag',
+    'output_topic',
+]
+
+CLASSIFICATION_SUFFIX = '/classification'
+_QUEUE_DEPTH = 8
+
+
+def output_topic(image_topic: str) -> str:
+    """Return the classification topic of an image topic: `<image topic>/classification`."""
+    return image_topic.rstrip('/') + CLASSIFICATION_SUFFIX
+
+
+@dataclass(frozen=True)
+class BagClassifyOptions:
+    """What to read and how to write.
+
+    Attributes:
+        topics: Image topics to classify; empty = every Image/CompressedImage topic.
+        keep_inputs: Also copy the classified image topics into the output bag.
+        storage: Output storage plugin, 'sqlite3' (default, what Humble reads) or 'mcap'.
+        overwrite: Replace an existing output bag.
+    """
+
+    topics: Sequence[str] = ()
+    keep_inputs: bool = False
+    storage: str = 'sqlite3'
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """The classification of one frame, as written to the output bag."""
+
+    topic: str
+    timestamp: int
+    stamp_ns: int
+    predictions: list[Prediction]
+
+
+@dataclass
+class TopicCounts:
+    """Per input topic: frames read, classified and rejected."""
+
+    frames: int = 0
+    classified: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class BagSummary:
+    """What one run did; `format()` is the closing summary the CLI prints."""
+
+    input: Path
+    output: Path
+    storage: str
+    backend: str = ''
+    topics: dict[str, TopicCounts] = field(default_factory=dict)
+    classes: Counter[tuple[int, str]] = field(default_factory=Counter)
+    rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
+    messages_written: int = 0
+    seconds: float = 0.0
+    convert_ms: float = 0.0
+    infer_ms: float = 0.0
+    postprocess_ms: float = 0.0
+    read_error: str | None = None
+    interrupted: bool = False
+
+    @property
+    def frames(self) -> int:
+        """Frames read from the image topics."""
+        return sum(t.frames for t in self.topics.values())
+
+    @property
+    def classified(self) -> int:
+        """Frames classified (one Classification written each)."""
+        return sum(t.classified for t in self.topics.values())
+
+    @property
+    def rejected_count(self) -> int:
+        """Frames that could not be classified."""
+        return sum(self.rejected.values())
+
+    @property
+    def frames_per_second(self) -> float:
+        """Frames read per second of wall time, from the first read to the last write."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether every frame was classified and the bag was read to its end."""
+        return not self.rejected and self.read_error is None and not self.interrupted
+
+    def format(self, max_classes: int = 10) -> str:
+        """Return the human-readable closing summary."""
+        lines = [f'Summary: {self.input} -> {self.output} ({self.storage}, bag format '
+                 f'version {BAG_VERSION})']
+        if self.backend:
+            lines.append(f'  backend: {self.backend}')
+        lines.append(f'  frames: {self.frames} read, {self.classified} classified, '
+                     f'{self.rejected_count} rejected; {self.messages_written} messages written')
+        for topic, counts in self.topics.items():
+            lines.append(f'    {topic}: {counts.frames} read, {counts.classified} classified, '
+                         f'{counts.rejected} rejected -> {output_topic(topic)}')
+        if self.classified:
+            stage = (f'convert {self.convert_ms / self.classified:.2f} ms, infer '
+                     f'{self.infer_ms / self.classified:.2f} ms, postprocess '
+                     f'{self.postprocess_ms / self.classified:.2f} ms per frame')
+        else:
+            stage = 'no frame classified'
+        lines.append(f'  throughput: {self.frames_per_second:.1f} frames/s '
+                     f'({self.frames} frames in {self.seconds:.2f} s; {stage})')
+        if self.classes:
+            lines.append(f'  classes seen (top-1): {len(self.classes)}')
+            for (class_id, label), count in self.classes.most_common(max_classes):
+                lines.append(f'    {count:6d}  {class_id:4d}  {label}')
+            if len(self.classes) > max_classes:
+                lines.append(f'    ... and {len(self.classes) - max_classes} more')
+        if self.rejected:
+            lines.append(f'  rejected frames: {self.rejected_count}')
+            for (topic, reason), count in self.rejected.most_common():
+                lines.append(f'    {count:6d}  {topic}: {reason}')
+        if self.read_error:
+            lines.append(f'  read error: {self.read_error}; the {self.frames} frames before it '
+                         'were processed and written')
+        if self.interrupted:
+            lines.append('  interrupted: the frames processed so far were written')
+        return '\n'.join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the summary as JSON-ready data."""
+        return {
+            'input': str(self.input), 'output': str(self.output), 'storage': self.storage,
+            'bag_version': BAG_VERSION, 'backend': self.backend,
+            'frames': self.frames, 'classified': self.classified,
+            'rejected': self.rejected_count, 'messages_written': self.messages_written,
+            'seconds': round(self.seconds, 4),
+            'frames_per_second': round(self.frames_per_second, 2),
+            'topics': {t: vars(c) for t, c in self.topics.items()},
+            'classes': [{'class_id': c, 'label': label, 'frames': n}
+                        for (c, label), n in self.classes.most_common()],
+            'rejections': [{'topic': t, 'reason': r, 'frames': n}
+                           for (t, r), n in self.rejected.most_common()],
+            'read_error': self.read_error, 'interrupted': self.interrupted,
+        }
+
+
+class _Prepared(NamedTuple):
+    """A frame read and preprocessed by the reader thread (nv12 None when rejected)."""
+
+    connection: Connection
+    timestamp: int
+    data: bytes
+    header: Any
+    nv12: npt.NDArray[np.uint8] | None
+    convert_ms: float
+    reason: str
+
+
+class _End(NamedTuple):
+    error: str | None
+
+
+class _Inferred(NamedTuple):
+    """A prepared frame and its scores (None when the frame was rejected)."""
+
+    frame: _Prepared
+    scores: npt.NDArray[np.floating] | None
+    infer_ms: float
+
+
+_Item = Union[_Prepared, _End]
+
+
+class _FrameReader(threading.Thread):
+    """Reads, deserializes and preprocesses frames into a bounded queue, in bag order."""
+
+    def __init__(self, reader: Any, connections: list[Connection],
+                 classifier: Classifier) -> None:
+        super().__init__(name='bag-reader', daemon=True)
+        self.reader = reader
+        self.connections = connections
+        self.classifier = classifier
+        self.items: queue.Queue[_Item] = queue.Queue(maxsize=_QUEUE_DEPTH)
+        self.stop = threading.Event()
+
+    def _put(self, item: _Item) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.items.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def _prepare(self, connection: Connection, timestamp: int, data: bytes) -> _Prepared:
+        start = time.perf_counter()
+        try:
+            message = typestore().deserialize_cdr(data, connection.msgtype)
+        except Exception as error:  # noqa: BLE001 - malformed CDR raises anything
+            return _Prepared(connection, timestamp, data, None, None, 0.0,
+                             f'message cannot be deserialized ({describe_error(error)})')
+        try:
+            nv12 = self.classifier.preprocess(frame_from_message(message))
+        except ImageError as error:
+            return _Prepared(connection, timestamp, data, message.header, None, 0.0, str(error))
+        return _Prepared(connection, timestamp, data, message.header, nv12,
+                         (time.perf_counter() - start) * 1e3, '')
+
+    def run(self) -> None:
+        error: str | None = None
+        try:
+            for connection, timestamp, data in self.reader.messages(self.connections):
+                if not self._put(self._prepare(connection, timestamp, data)):
+                    return
+        except Exception as exc:  # noqa: BLE001 - corrupt storage raises anything
+            error = describe_error(exc)
+        self._put(_End(error))
+
+
+class _ResultWriter(threading.Thread):
+    """Owns the output bag: postprocesses scores, writes Classification messages, counts.
+
+    rosbags' sqlite3 writer may only be used from the thread that opened it, so this thread
+    opens, writes and closes the bag.
+    """
+
+    def __init__(self, path: Path, connections: list[Connection], classifier: Classifier,
+                 options: BagClassifyOptions, summary: BagSummary, progress: Progress | None,
+                 on_result: Callable[[FrameResult], None] | None) -> None:
+        super().__init__(name='bag-writer', daemon=True)
+        self.path = path
+        self.connections = connections
+        self.classifier = classifier
+        self.options = options
+        self.summary = summary
+        self.progress = progress
+        self.on_result = on_result
+        self.items: queue.Queue[_Inferred | None] = queue.Queue(maxsize=_QUEUE_DEPTH)
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self.finished = 0.0
+
+    def run(self) -> None:
+        try:
+            writer = open_writer(self.path, self.options.storage)
+        except BaseException as error:  # noqa: BLE001 - handed to the main thread
+            self.error = error
+            self.ready.set()
+            return
+        try:
+            writer.set_custom_data('mobilenetv1_ros.source', str(self.summary.input))
+            writer.set_custom_data('mobilenetv1_ros.backend', self.summary.backend)
+            outputs: dict[str, Connection] = {}
+            copies: dict[int, Connection] = {}
+            for connection in self.connections:
+                topic = connection.topic
+                if topic not in outputs:
+                    outputs[topic] = add_connection(writer, output_topic(topic),
+                                                    CLASSIFICATION_TYPE)
+                if self.options.keep_inputs:
+                    copies[connection.id] = add_connection(writer, topic, connection.msgtype,
+                                                           source=connection)
+            self.ready.set()
+            while True:
+                item = self.items.get()
+                if item is None:
+                    break
+                self._write(writer, item, outputs, copies)
+            self.finished = time.perf_counter()
+        except BaseException as error:  # noqa: BLE001 - handed to the main thread
+            self.error = error
+        finally:
+            self.ready.set()
+            try:
+                writer.close()
+            except Exception as error:  # noqa: BLE001 - storage library failures
+                self.error = self.error or BagError(
+                    f'Output bag {self.path} cannot be closed: {describe_error(error)}')
+
+    def _write(self, writer: Any, item: _Inferred, outputs: dict[str, Connection],
+               copies: dict[int, Connection]) -> None:
+        frame, scores, infer_ms = item
+        summary = self.summary
+        topic = frame.connection.topic
+        counts = summary.topics[topic]
+        counts.frames += 1
+        if self.options.keep_inputs:
+            writer.write(copies[frame.connection.id], frame.timestamp, frame.data)
+            summary.messages_written += 1
+        if scores is None:
+            counts.rejected += 1
+            summary.rejected[(topic, frame.reason)] += 1
+        else:
+            start = time.perf_counter()
+            predictions, _ = self.classifier.postprocess(scores)
+            summary.postprocess_ms += (time.perf_counter() - start) * 1e3
+            message = classification_message(frame.header, predictions)
+            writer.write(outputs[topic], frame.timestamp,
+                         typestore().serialize_cdr(message, CLASSIFICATION_TYPE))
+            summary.messages_written += 1
+            counts.classified += 1
+            summary.convert_ms += frame.convert_ms
+            summary.infer_ms += infer_ms
+            if predictions:
+                summary.classes[(predictions[0].class_id, predictions[0].label)] += 1
+            if self.on_result is not None:
+                self.on_result(FrameResult(topic, frame.timestamp, stamp_ns(frame.header),
+                                           predictions))
+        if self.progress is not None:
+            self.progress.update()
+
+    def put(self, item: _Inferred | None) -> bool:
+        """Queue an item; return False when the writer has stopped."""
+        while self.is_alive():
+            try:
+                self.items.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+
+def classify_bag(input_path: str | Path, output_path: str | Path, classifier: Classifier,
+                 options: BagClassifyOptions | None = None, *, progress: Progress | None = None,
+                 on_result: Callable[[FrameResult], None] | None = None) -> BagSummary:
+    """Classify every frame of the chosen image topics and write the results to a new bag.
+
+    Three threads form a pipeline: reading + preprocessing, inference (the calling thread) and
+    postprocessing + writing. A frame that cannot be converted is counted as rejected with its
+    reason. A read error in the middle of the bag (corrupt or truncated storage) ends the run;
+    everything before it is written and the output bag is closed properly. Ctrl-C does the
+    same. `on_result` is called from the writing thread, in bag order.
+
+    Raises:
+        BagReadError: The input cannot be opened.
+        NoImageTopicsError: No image topic (or a requested topic is missing / not an image).
+        BagOutputExistsError: The output exists and `overwrite` is not set.
+        BagError: The output bag cannot be written.
+        BackendError: Inference failed (the frames before it are written).
+    """
+    options = options or BagClassifyOptions()
+    input_path, output_path = Path(input_path), Path(output_path)
+    reader = open_reader(input_path)
+    try:
+        connections = image_connections(reader, options.topics)
+        prepare_output(output_path, overwrite=options.overwrite, inputs=[input_path])
+        summary = BagSummary(input_path, output_path, options.storage,
+                             classifier.backend.describe())
+        for connection in connections:
+            summary.topics.setdefault(connection.topic, TopicCounts())
+        if progress is not None:
+            progress.total = sum(c.msgcount for c in connections)
+        _run(reader, output_path, connections, classifier, options, summary, progress,
+             on_result)
+    finally:
+        reader.close()
+    return summary
+
+
+def _run(reader: Any, output_path: Path, connections: list[Connection], classifier: Classifier,
+         options: BagClassifyOptions, summary: BagSummary, progress: Progress | None,
+         on_result: Callable[[FrameResult], None] | None) -> None:
+    results = _ResultWriter(output_path, connections, classifier, options, summary, progress,
+                            on_result)
+    results.start()
+    results.ready.wait()
+    if results.error is not None:
+        results.join()
+        raise results.error
+    frames = _FrameReader(reader, connections, classifier)
+    infer = classifier.backend.infer
+    start = time.perf_counter()
+    frames.start()
+    try:
+        while True:
+            item = frames.items.get()
+            if isinstance(item, _End):
+                summary.read_error = item.error
+                break
+            scores, infer_ms = None, 0.0
+            if item.nv12 is not None:
+                began = time.perf_counter()
+                scores = infer(item.nv12)
+                infer_ms = (time.perf_counter() - began) * 1e3
+            if not results.put(_Inferred(item, scores, infer_ms)):
+                break
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        frames.stop.set()
+        results.put(None)
+        results.join()
+        frames.join(timeout=5.0)
+        summary.seconds = (results.finished or time.perf_counter()) - start
+        if progress is not None:
+            progress.close()
+    if results.error is not None:
+        error = results.error
+        if isinstance(error, BagError):
+            raise error
+        raise BagError(f'Output bag {output_path} cannot be written: '
+                       f'{describe_error(error)}') from None

@@ -1,0 +1,25 @@
+"""Fixtures of the bag tests: the sample bag and a CPU classifier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from mobilenetv1_ros.bag.sample import sample_bag
+from mobilenetv1_ros.core.pipeline import Classifier, ClassifierOptions
+
+
+@pytest.fixture(scope='session')
+def sample_bag_path() -> Path:
+    """The sample bag (generated into the cache on first use)."""
+    return sample_bag()
+
+
+@pytest.fixture(scope='session')
+def classifier() -> Iterator[Classifier]:
+    """The bundled CPU model, as the offline tool uses it by default."""
+    instance = Classifier.from_options(ClassifierOptions(backend='onnx'))
+    yield instance
+    instance.close()
