@@ -23,6 +23,7 @@ setup(
         (f'share/{PACKAGE}/config', _files('config/*.yaml')),
         (f'share/{PACKAGE}/models', _files('models/*.tflite') + _files('models/*.json')
          + _files('models/LICENSE*') + _files('models/*.md')),
+        (f'share/{PACKAGE}/images', _files('test/resources/images/*')),
     ],
     install_requires=['setuptools', 'numpy', 'opencv-python-headless', 'onnx', 'onnxruntime',
                       'tflite'],

@@ -8,12 +8,14 @@ always takes the newest frame, so results never lag behind a backlog.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -95,6 +97,21 @@ class _Pending:
     converted: float
 
 
+def _quiet_opencv() -> None:
+    """Keep OpenCV's own per-frame messages (libpng/libjpeg complaints) off the console.
+
+    A camera sending broken PNG or JPEG frames would otherwise print two lines per frame,
+    bypassing the node's throttled rejection warnings. $OPENCV_LOG_LEVEL still wins.
+    """
+    if os.environ.get('OPENCV_LOG_LEVEL'):
+        return
+    logging = getattr(getattr(cv2, 'utils', None), 'logging', None)
+    if logging is not None and hasattr(logging, 'setLogLevel'):
+        logging.setLogLevel(logging.LOG_LEVEL_FATAL)
+    elif hasattr(cv2, 'setLogLevel'):  # OpenCV 4 builds without cv2.utils.logging
+        cv2.setLogLevel(1)
+
+
 def _reject_reason(error: Exception) -> str:
     if isinstance(error, UnsupportedEncodingError):
         return 'unsupported_encoding'
@@ -134,6 +151,7 @@ class ClassifierNode(LifecycleNode):
                      Classifier.from_options),
                  stats_history: int = 256, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
+        _quiet_opencv()
         self.stats = NodeStats(stats_history)
         self._classifier_factory = classifier_factory
         self._throttle = Throttle(1.0)
@@ -523,6 +541,11 @@ def main(args: list[str] | None = None) -> int:
     except ParameterException as error:
         rclpy.logging.get_logger(NODE_NAME).fatal(f'Bad parameter: {error}')
         code = 2
+    except RuntimeError:
+        # SIGINT/SIGTERM shut the context down while the executor was building its wait set
+        # or a timer was publishing: rclpy raises RCLError then, not ExternalShutdownException.
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             node.destroy_node()

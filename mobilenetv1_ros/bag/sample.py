@@ -24,7 +24,7 @@ from mobilenetv1_ros.bag.bagio import add_connection, describe_error, open_write
 from mobilenetv1_ros.bag.errors import BagError
 from mobilenetv1_ros.bag.messages import IMAGE_TYPE, typestore
 from mobilenetv1_ros.core.image import bgr_to_nv12
-from mobilenetv1_ros.core.models import cache_dir, share_dir
+from mobilenetv1_ros.core.models import cache_dir, sample_images_dir
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -94,20 +94,14 @@ CAMERAS: tuple[Camera, ...] = (
 def photos_dir() -> Path:
     """Return the directory of the bundled photos.
 
-    Looked for in the installed share directory (images/ or test/resources/images/), then in
-    the source tree of this module and of the current directory.
-
     Raises:
-        BagError: No directory holds the photos.
+        BagError: The directory lacks one of the photos.
     """
-    relative = Path('test', 'resources', 'images')
-    candidates = [share_dir() / 'images', share_dir() / relative,
-                  Path(__file__).resolve().parents[2] / relative, Path.cwd() / relative]
-    for candidate in candidates:
-        if all((candidate / scene.photo).is_file() for scene in SCENES):
-            return candidate
-    raise BagError('The bundled photos (' + ', '.join(s.photo for s in SCENES)
-                   + ') are in none of: ' + ', '.join(str(c) for c in candidates))
+    directory = sample_images_dir()
+    missing = [scene.photo for scene in SCENES if not (directory / scene.photo).is_file()]
+    if missing:
+        raise BagError(f'The bundled photos {", ".join(missing)} are missing from {directory}')
+    return directory
 
 
 def _frame_count() -> int:

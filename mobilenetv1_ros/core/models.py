@@ -66,6 +66,12 @@ def default_labels_path() -> Path:
     return share_dir() / 'models' / LABELS_NAME
 
 
+def sample_images_dir() -> Path:
+    """Return the directory of the bundled photos (installed as share/<package>/images)."""
+    installed = share_dir() / 'images'
+    return installed if installed.is_dir() else share_dir() / 'test' / 'resources' / 'images'
+
+
 def default_bpu_model() -> Path:
     """Return where the board's model zoo .bin is expected (it is not bundled)."""
     return share_dir() / 'models' / DEFAULT_BPU_MODEL_NAME

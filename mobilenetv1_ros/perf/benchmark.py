@@ -18,7 +18,6 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
@@ -103,16 +102,12 @@ def default_image() -> tuple[npt.NDArray[np.uint8], str]:
     The bundled 1080p test photo in a source tree; elsewhere a deterministic smooth pattern
     (conversion cost does not depend on content; accuracy is measured by evaluate).
     """
-    from mobilenetv1_ros.core.models import share_dir
+    from mobilenetv1_ros.core.models import sample_images_dir
 
-    candidates = [share_dir() / 'test' / 'resources' / 'images' / 'cat_1080p.jpg',
-                  Path(__file__).resolve().parents[2] / 'test' / 'resources' / 'images'
-                  / 'cat_1080p.jpg']
-    for path in candidates:
-        if path.is_file():
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is not None:
-                return image, str(path)
+    path = sample_images_dir() / 'cat_1080p.jpg'
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
+    if image is not None:
+        return image, str(path)
     rows, cols = np.mgrid[0:1080, 0:1920].astype(np.float32)
     pattern = np.stack([rows / 1080 * 255, cols / 1920 * 255,
                         127.5 + 127.5 * np.sin((rows + cols) / 40)], axis=-1)

@@ -217,16 +217,13 @@ def run_node(frame: Any, *, label: str, count: int, fps: float, warmup: int = 5,
 
 
 def _frames() -> dict[str, Any]:
-    from mobilenetv1_ros.core.models import share_dir
+    from mobilenetv1_ros.core.models import sample_images_dir
     from mobilenetv1_ros.ros.client import photo_frame, read_photo
 
-    for root in (Path(__file__).resolve().parents[2], share_dir()):
-        path = root / 'test' / 'resources' / 'images' / PHOTO
-        if path.is_file():
-            photo = read_photo(path)
-            break
-    else:
-        raise SystemExit(f'node_bench: {PHOTO} not found (run it from a source tree)')
+    path = sample_images_dir() / PHOTO
+    if not path.is_file():
+        raise SystemExit(f'node_bench: {path} not found')
+    photo = read_photo(path)
     return {'960x544 nv12': photo_frame(photo, 'nv12', 960, 544),
             '1920x1080 bgr8': photo_frame(photo, 'bgr8', 1920, 1080)}
 

@@ -1,0 +1,135 @@
+"""Sustained load on the node: camera frames at a fixed rate, with rates, ages, RSS and CPU.
+
+Starts the classifier node in a child process (or measures one already running, --node-pid),
+publishes frames made from real photos at the requested size, encoding and rate for
+--duration seconds after a warm-up, and prints a time series (frames sent, the node's input
+and output rates and drops, frame age p50/p95/p99, the node's RSS, CPU and threads) and a
+summary: totals, frame age (classification received here minus its frame's stamp), the
+node's own callback-to-publish age and inference time, RSS at start and end, CPU use of the
+node, of this tool and of the machine, and pass/fail checks (node alive, RSS growth within
+--rss-limit, p95 frame age within one inference plus one frame period, clean exit on SIGINT).
+Exit code 0 when every check passes, 1 otherwise.
+
+Examples:
+  mobilenetv1-ros load --duration 60                                 # 1920x1080 bgr8, 60 fps
+  mobilenetv1-ros load --size 960x544 --encoding nv12 --fps 30 --duration 60
+  mobilenetv1-ros load --duration 60 --dds-profile config/fastdds_large_frames.xml
+  mobilenetv1-ros load --param backend:=bpu --duration 600 --save soak.json
+  mobilenetv1-ros load --node-pid 4242 --topic /image_raw --namespace / --duration 30
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mobilenetv1_ros.core.errors import ConfigError
+from mobilenetv1_ros.perf.benchmark import parse_size
+
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ['add_arguments', 'parse_parameter', 'run']
+
+ENCODINGS = ('bgr8', 'rgb8', 'bgra8', 'rgba8', 'mono8', 'nv12', 'yuyv', 'uyvy', 'jpeg', 'png')
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the load arguments."""
+    frames = parser.add_argument_group('frames')
+    frames.add_argument('--size', default='1920x1080', metavar='WxH',
+                        help='frame size (default: %(default)s)')
+    frames.add_argument('--encoding', default='bgr8', choices=ENCODINGS,
+                        help='frame encoding; jpeg and png publish CompressedImage to a node '
+                             'with input:=compressed (default: %(default)s)')
+    frames.add_argument('--fps', type=float, default=60.0,
+                        help='frames per second (default: %(default)s)')
+    frames.add_argument('--image', dest='photos', type=Path, action='append', default=[],
+                        metavar='FILE',
+                        help='photo to make frames of; repeat to alternate several (default: '
+                             'the bundled cat_1080p.jpg and hot_dog.jpg test photos)')
+    frames.add_argument('--reliability', default='reliable', choices=['reliable', 'best_effort'],
+                        help="the camera publisher's reliability (default: %(default)s)")
+    frames.add_argument('--depth', type=int, default=1,
+                        help="the camera publisher's history depth (default: %(default)s)")
+    timing = parser.add_argument_group('timing')
+    timing.add_argument('--duration', type=float, default=10.0, metavar='S',
+                        help='seconds of measured load (default: %(default)s)')
+    timing.add_argument('--warmup', type=float, default=3.0, metavar='S',
+                        help='seconds of load before the measurement (default: %(default)s)')
+    timing.add_argument('--interval', type=float, default=5.0, metavar='S',
+                        help='seconds per row of the time series (default: %(default)s)')
+    node = parser.add_argument_group('node')
+    node.add_argument('--param', dest='parameters', action='append', default=[],
+                      metavar='NAME:=VALUE',
+                      help='node parameter, e.g. backend:=bpu or num_threads:=1 (repeatable)')
+    node.add_argument('--node-pid', type=int, default=None, metavar='PID',
+                      help='measure this running node instead of starting one (needs --topic)')
+    node.add_argument('--topic', default=None,
+                      help='input topic of the running node, e.g. /image_raw')
+    node.add_argument('--namespace', default='/',
+                      help='namespace of the running node (default: %(default)s)')
+    node.add_argument('--dds-profile', type=Path, default=None, metavar='XML',
+                      help="Fast DDS profile for both sides, e.g. the package's "
+                           'config/fastdds_large_frames.xml (32 MiB shared-memory segments: '
+                           "needed for 1080p at camera rates); default: the environment's "
+                           '$FASTDDS_DEFAULT_PROFILES_FILE, else the RMW defaults')
+    node.add_argument('--node-log', type=Path, default=None, metavar='FILE',
+                      help="keep the started node's output in FILE")
+    out = parser.add_argument_group('output')
+    out.add_argument('--rss-limit', type=float, default=20.0, metavar='MB',
+                     help='RSS growth allowed over the measurement (default: %(default)s)')
+    out.add_argument('--json', action='store_true', help='print the report as JSON')
+    out.add_argument('--save', type=Path, default=None, metavar='FILE',
+                     help='also write the JSON report to FILE')
+
+
+def parse_parameter(text: str) -> tuple[str, Any]:
+    """Parse NAME:=VALUE the way `ros2 run --ros-args -p` does (bool, int, float, string).
+
+    Raises:
+        ConfigError: No ':=' in the text or an empty name.
+    """
+    name, separator, raw = text.partition(':=')
+    if not separator or not name:
+        raise ConfigError(f'Parameter {text!r} is not NAME:=VALUE')
+    value: Any = raw
+    if raw.lower() in ('true', 'false'):
+        value = raw.lower() == 'true'
+    else:
+        for kind in (int, float):
+            try:
+                value = kind(raw)
+                break
+            except ValueError:
+                continue
+    return name, value
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the load, print the report; exit 1 when a check fails."""
+    from mobilenetv1_ros.perf.load import LoadSettings, format_report, run_load
+
+    width, height = parse_size(args.size)
+    settings = LoadSettings(
+        width=width, height=height, encoding=args.encoding, fps=args.fps,
+        duration=args.duration, interval=args.interval, warmup=args.warmup,
+        photos=list(args.photos), parameters=dict(parse_parameter(p) for p in args.parameters),
+        reliability=args.reliability, depth=args.depth, node_pid=args.node_pid,
+        topic=args.topic, namespace=args.namespace, node_log=args.node_log,
+        rss_limit_mb=args.rss_limit, dds_profile=args.dds_profile)
+    report = run_load(settings, log=lambda message: print(f'[load] {message}', file=sys.stderr,
+                                                          flush=True))
+    if args.save is not None:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps(report, indent=2) + '\n', encoding='utf-8')
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+    else:
+        print(format_report(report))
+    if args.node_pid is None and report['node'].get('exit_code') is None:
+        raise ConfigError('The node did not stop')
+    return 0 if all(check['ok'] for check in report['checks']) else 1
