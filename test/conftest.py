@@ -9,15 +9,15 @@ reserved with the same lock files as scripts/test.sh) and a temporary ROS_HOME a
 from __future__ import annotations
 
 import atexit
-import fcntl
 import os
 from pathlib import Path
 import shutil
 import sys
 import tempfile
-from typing import IO
 
 import pytest
+
+from mobilenetv1_ros.loopback import reserve_domain_id
 
 __all__ = ['ROS_ENV_KEYS', 'images_dir', 'repo_root', 'ros_env']
 
@@ -33,27 +33,6 @@ ROS_ENV_KEYS = (
     'AMENT_PREFIX_PATH',
 )
 
-_domain_lock: IO[str] | None = None
-
-
-def _reserve_domain_id() -> int:
-    """Lock and return a ROS domain id in 1..100 that no other test run holds."""
-    global _domain_lock
-    start = os.getpid() % 100
-    for offset in range(100):
-        domain_id = (start + offset) % 100 + 1
-        path = Path(tempfile.gettempdir()) / f'mobilenetv1_ros-ros-domain-{domain_id}.lock'
-        handle = path.open('w')
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            continue
-        _domain_lock = handle
-        return domain_id
-    raise RuntimeError('No free ROS_DOMAIN_ID in 1..100 for this test run')
-
-
 def _isolate_ros() -> None:
     """Confine DDS to localhost with a domain id and ROS_HOME of this run."""
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
@@ -62,7 +41,7 @@ def _isolate_ros() -> None:
     os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(
         Path(__file__).resolve().parents[1] / 'scripts' / 'fastdds_loopback.xml')
     if not os.environ.get('ROS_DOMAIN_ID'):
-        os.environ['ROS_DOMAIN_ID'] = str(_reserve_domain_id())
+        os.environ['ROS_DOMAIN_ID'] = str(reserve_domain_id())
     if not os.environ.get('ROS_HOME'):
         ros_home = tempfile.mkdtemp(prefix='mobilenetv1_ros-pytest-ros-home.')
         atexit.register(shutil.rmtree, ros_home, ignore_errors=True)

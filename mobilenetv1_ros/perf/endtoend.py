@@ -10,17 +10,16 @@ This module imports rclpy (through ros.client) only inside measure_node.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from mobilenetv1_ros.core.errors import ConfigError
+from mobilenetv1_ros.loopback import isolate_ros
 from mobilenetv1_ros.perf.machine import latency_stats
 
 if TYPE_CHECKING:
@@ -38,46 +37,6 @@ NAMESPACE = '/mobilenetv1_benchmark'
 _START_TIMEOUT_S = 90.0
 _RESULT_TIMEOUT_S = 10.0
 _WARMUP_FRAMES = 3
-_domain_lock: IO[str] | None = None
-
-
-def _reserve_domain_id() -> int:
-    """Lock a ROS domain id in 1..100 no other run of ours holds (same locks as the tests)."""
-    global _domain_lock
-    start = os.getpid() % 100
-    for offset in range(100):
-        domain_id = (start + offset) % 100 + 1
-        path = Path(tempfile.gettempdir()) / f'mobilenetv1_ros-ros-domain-{domain_id}.lock'
-        handle = path.open('w')
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            continue
-        _domain_lock = handle
-        return domain_id
-    raise ConfigError('No free ROS_DOMAIN_ID in 1..100 for the end-to-end benchmark')
-
-
-def isolate_ros() -> Path | None:
-    """Confine DDS to loopback in this process (before rclpy loads) and its children.
-
-    Returns:
-        The temporary ROS_HOME created here (to remove afterwards), or None when set already.
-    """
-    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    os.environ['ROS_LOCALHOST_ONLY'] = '1'
-    os.environ.pop('ROS_STATIC_PEERS', None)
-    if not os.environ.get('ROS_DOMAIN_ID'):
-        os.environ['ROS_DOMAIN_ID'] = str(_reserve_domain_id())
-    created = None
-    if not os.environ.get('ROS_HOME'):
-        created = Path(tempfile.mkdtemp(prefix='mobilenetv1_ros-benchmark-ros-home.'))
-        os.environ['ROS_HOME'] = str(created)
-    os.environ.setdefault('ROS_LOG_DIR', str(Path(os.environ['ROS_HOME']) / 'log'))
-    return created
-
-
 def node_parameters(spec: str, base: ClassifierOptions) -> dict[str, Any]:
     """Return the node parameters that run the model a spec names with the base options.
 

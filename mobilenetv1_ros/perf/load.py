@@ -48,7 +48,7 @@ __all__ = [
 
 #: Namespace of the node the load tool starts; its input is <NAMESPACE>/image.
 NAMESPACE = '/mobilenetv1_load'
-#: Photos the frames are made of (test/resources/images of a source tree), alternated.
+#: Bundled photos the frames are made of, alternated.
 DEFAULT_PHOTOS = ('cat_1080p.jpg', 'hot_dog.jpg')
 _START_TIMEOUT_S = 90.0
 _DRAIN_S = 2.0
@@ -181,15 +181,14 @@ def _photo_paths(requested: Sequence[Path]) -> list[Path]:
         if missing:
             raise ConfigError(f'Image file {", ".join(missing)} does not exist')
         return [Path(path) for path in requested]
-    from mobilenetv1_ros.core.models import share_dir
+    from mobilenetv1_ros.core.models import sample_images_dir
 
-    relative = Path('test', 'resources', 'images')
-    for root in (Path.cwd(), Path(__file__).resolve().parents[2], share_dir()):
-        paths = [root / relative / name for name in DEFAULT_PHOTOS]
-        if all(path.is_file() for path in paths):
-            return paths
-    raise ConfigError(f'The photos {", ".join(DEFAULT_PHOTOS)} are not in a source tree here; '
-                      'pass --image FILE')
+    paths = [sample_images_dir() / name for name in DEFAULT_PHOTOS]
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise ConfigError(f'The bundled photos {", ".join(missing)} are missing; '
+                          'pass --image FILE')
+    return paths
 
 
 def _frames(settings: LoadSettings) -> list[tuple[str, Frame]]:
@@ -317,7 +316,7 @@ def run_load(settings: LoadSettings, log: Callable[[str], None] | None = None) -
     Raises:
         ConfigError: Bad settings, photos not found, or the node did not come up.
     """
-    from mobilenetv1_ros.perf.endtoend import isolate_ros
+    from mobilenetv1_ros.loopback import isolate_ros
 
     settings.check()
     say = log or (lambda message: None)

@@ -14,7 +14,7 @@ except ImportError as exc:
 
 from diagnostic_msgs.msg import DiagnosticStatus
 import numpy as np
-from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, ReliabilityPolicy
 from std_msgs.msg import Header
 
 from mobilenetv1_ros.core.image import CompressedFrame, Preprocessor, RawFrame
@@ -31,6 +31,7 @@ from mobilenetv1_ros.ros.convert import (
     label_info_msg,
 )
 from mobilenetv1_ros.ros.qos import (
+    IMAGE_QUEUE_DEPTH,
     LATCHED_QOS,
     image_qos,
     matched_reliability,
@@ -62,10 +63,11 @@ def test_matched_reliability(publishers, expected):
     assert matched_reliability(publishers) == expected
 
 
-def test_image_qos_keeps_only_the_newest_frame():
+def test_image_qos_keeps_a_short_burst_queue():
     for name, policy in (('reliable', RELIABLE), ('best_effort', BEST_EFFORT)):
         profile = image_qos(name)
-        assert profile.depth == 1
+        assert profile.depth == IMAGE_QUEUE_DEPTH == 10
+        assert profile.history == HistoryPolicy.KEEP_LAST
         assert profile.reliability == policy
         assert profile.durability == DurabilityPolicy.VOLATILE
     assert LATCHED_QOS.durability == DurabilityPolicy.TRANSIENT_LOCAL
