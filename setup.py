@@ -26,7 +26,7 @@ setup(
         (f'share/{PACKAGE}/images', _files('test/resources/images/*')),
     ],
     install_requires=['setuptools', 'numpy', 'opencv-python-headless', 'onnx', 'onnxruntime',
-                      'tflite'],
+                      'tflite', 'rosbags', 'tqdm'],
     zip_safe=True,
     maintainer='mobilenetv1_ros maintainers',
     maintainer_email='maintainers@mobilenetv1-ros.invalid',

@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from rosbags.interfaces import Connection
 
-    from mobilenetv1_ros.bag.progress import Progress
+    from tqdm import tqdm
+
     from mobilenetv1_ros.core.pipeline import Classifier
     from mobilenetv1_ros.core.postprocess import Prediction
 
@@ -280,7 +281,7 @@ class _ResultWriter(threading.Thread):
     """
 
     def __init__(self, path: Path, connections: list[Connection], classifier: Classifier,
-                 options: BagClassifyOptions, summary: BagSummary, progress: Progress | None,
+                 options: BagClassifyOptions, summary: BagSummary, progress: tqdm | None,
                  on_result: Callable[[FrameResult], None] | None) -> None:
         super().__init__(name='bag-writer', daemon=True)
         self.path = path
@@ -376,7 +377,7 @@ class _ResultWriter(threading.Thread):
 
 
 def classify_bag(input_path: str | Path, output_path: str | Path, classifier: Classifier,
-                 options: BagClassifyOptions | None = None, *, progress: Progress | None = None,
+                 options: BagClassifyOptions | None = None, *, progress: tqdm | None = None,
                  on_result: Callable[[FrameResult], None] | None = None) -> BagSummary:
     """Classify every frame of the chosen image topics and write the results to a new bag.
 
@@ -405,6 +406,7 @@ def classify_bag(input_path: str | Path, output_path: str | Path, classifier: Cl
             summary.topics.setdefault(connection.topic, TopicCounts())
         if progress is not None:
             progress.total = sum(c.msgcount for c in connections)
+            progress.refresh()
         _run(reader, output_path, connections, classifier, options, summary, progress,
              on_result)
     finally:
@@ -413,7 +415,7 @@ def classify_bag(input_path: str | Path, output_path: str | Path, classifier: Cl
 
 
 def _run(reader: Any, output_path: Path, connections: list[Connection], classifier: Classifier,
-         options: BagClassifyOptions, summary: BagSummary, progress: Progress | None,
+         options: BagClassifyOptions, summary: BagSummary, progress: tqdm | None,
          on_result: Callable[[FrameResult], None] | None) -> None:
     results = _ResultWriter(output_path, connections, classifier, options, summary, progress,
                             on_result)

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mobilenetv1_ros.cli.options import add_pipeline_arguments, options_from_args
+from mobilenetv1_ros.progress import progress_bar
 
 if TYPE_CHECKING:
     from mobilenetv1_ros.bag.offline import FrameResult
@@ -159,7 +160,6 @@ def _print_result(result: FrameResult) -> None:
 def _classify(args: argparse.Namespace) -> int:
     from mobilenetv1_ros.bag.bagio import image_connections, open_reader, prepare_output
     from mobilenetv1_ros.bag.offline import BagClassifyOptions, classify_bag
-    from mobilenetv1_ros.bag.progress import Progress
     from mobilenetv1_ros.core.pipeline import Classifier
 
     reader = open_reader(args.input, warn=False)
@@ -175,7 +175,7 @@ def _classify(args: argparse.Namespace) -> int:
             args.input, args.output, classifier,
             BagClassifyOptions(topics=args.topics, keep_inputs=args.keep_inputs,
                                storage=args.storage, overwrite=args.overwrite),
-            progress=Progress(0, enabled=args.progress),
+            progress=progress_bar(enabled=args.progress),
             on_result=_print_result if args.verbose else None)
     finally:
         classifier.close()

@@ -13,7 +13,7 @@ Exit code 0 when every check passes, 1 otherwise.
 Examples:
   mobilenetv1-ros load --duration 60                                 # 1920x1080 bgr8, 60 fps
   mobilenetv1-ros load --size 960x544 --encoding nv12 --fps 30 --duration 60
-  mobilenetv1-ros load --duration 60 --dds-profile config/fastdds_large_frames.xml
+  mobilenetv1-ros load --duration 60 --dds-profile scripts/fastdds_loopback.xml
   mobilenetv1-ros load --param backend:=bpu --duration 600 --save soak.json
   mobilenetv1-ros load --node-pid 4242 --topic /image_raw --namespace / --duration 30
 """
@@ -72,9 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     node.add_argument('--namespace', default='/',
                       help='namespace of the running node (default: %(default)s)')
     node.add_argument('--dds-profile', type=Path, default=None, metavar='XML',
-                      help="Fast DDS profile for both sides, e.g. the package's "
-                           'config/fastdds_large_frames.xml (32 MiB shared-memory segments: '
-                           "needed for 1080p at camera rates); default: the environment's "
+                      help='Fast DDS profile for both sides, e.g. scripts/fastdds_loopback.xml '
+                           '(32 MiB shared-memory segments, UDP on 127.0.0.1 only: needed for '
+                           "1080p at camera rates); default: the environment's "
                            '$FASTDDS_DEFAULT_PROFILES_FILE, else the RMW defaults')
     node.add_argument('--node-log', type=Path, default=None, metavar='FILE',
                       help="keep the started node's output in FILE")

@@ -17,7 +17,7 @@ import numpy as np
 
 from mobilenetv1_ros.cli.classify import read_image
 from mobilenetv1_ros.core.errors import ImageError
-from mobilenetv1_ros.perf.progress import Progress
+from mobilenetv1_ros.progress import progress_bar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -179,7 +179,7 @@ def evaluate(subject: Subject, dataset: Dataset, *, decode_workers: int = 2,
         The counts; images that cannot be read or converted are listed in `failures`.
     """
     result = Evaluation(subject.name, subject.describe(), subject.precision, subject.peer)
-    bar = Progress(len(dataset), subject.name, enabled=progress)
+    bar = progress_bar(len(dataset), subject.name, enabled=progress, unit='image')
 
     def load(image: LabeledImage) -> npt.NDArray[np.uint8]:
         return subject.prepare(read_image(image.path))

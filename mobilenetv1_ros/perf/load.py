@@ -127,7 +127,7 @@ class LoadSettings:
         node_log: Where the started node's output goes (default: a temporary file).
         rss_limit_mb: RSS growth allowed over the measurement.
         dds_profile: A Fast DDS XML profile both processes use (e.g. the package's
-            config/fastdds_large_frames.xml); None keeps the environment's choice.
+            scripts/fastdds_loopback.xml); None keeps the environment's choice.
     """
 
     width: int = 1920

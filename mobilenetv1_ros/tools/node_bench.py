@@ -259,7 +259,7 @@ def _print_overload(result: RunResult, slow_ms: float) -> None:
     gap = np.asarray(gaps)
     spacing = np.diff(sorted(result.offered)) * 1e3
     print(f'  frames the node received: {result.received} of {result.sent} (the rest were '
-          f'replaced in the depth-1 DDS queue); frame spacing at the node p50 '
+          f'never reached the node); frame spacing at the node p50 '
           f'{np.median(spacing):.1f} ms, max {np.max(spacing):.1f} ms')
     print(f'  results whose inference started while a newer frame was waiting: {late} of '
           f'{len(gaps)} (latest frame wins)')
