@@ -8,7 +8,9 @@ always takes the newest frame, so results never lag behind a backlog.
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import signal
 import sys
 import threading
 import time
@@ -524,6 +526,8 @@ class ClassifierNode(LifecycleNode):
 
 def main(args: list[str] | None = None) -> int:
     """Run the node until SIGINT or SIGTERM; exit 1 if autostarting it fails."""
+    if hasattr(signal, 'SIGUSR1'):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: stacks to stderr
     rclpy.init(args=args)
     node: ClassifierNode | None = None
     code = 0

@@ -194,6 +194,8 @@ class NodeProcess:
             self.process.send_signal(sig)
         code = self.wait(timeout)
         if code is None:
+            self.process.send_signal(signal.SIGUSR1)  # the node dumps its threads' stacks
+            time.sleep(1.0)
             self.process.kill()
             code = self.process.wait()
         self._log.close()
