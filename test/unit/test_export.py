@@ -15,37 +15,13 @@ import pytest
 from mobilenetv1_ros.core.errors import ConfigError, ModelError
 from mobilenetv1_ros.core.export import EXPORTER_VERSION, export_onnx
 from mobilenetv1_ros.core.models import bundled_tflite
+from reference import IMAGES, NV12_BYTES, PHOTOS, SIZE, nv12_of
 
-IMAGES = Path(__file__).resolve().parents[1] / 'resources' / 'images'
-SIZE = 224
-NV12_BYTES = SIZE * SIZE * 3 // 2
-PHOTOS = {'bulbul.JPEG': 16, 'cat.bmp': 285, 'parrot.jpg': 88}
-
-
-def nv12_of(path: Path) -> np.ndarray:
-    """Reference preprocessing: central square crop (0.875), bilinear resize, I420 -> NV12."""
-    bgr = cv2.imread(str(path))
-    h, w = bgr.shape[:2]
-    side = round(0.875 * min(h, w))
-    top, left = (h - side) // 2, (w - side) // 2
-    image = cv2.resize(bgr[top:top + side, left:left + side], (SIZE, SIZE),
-                       interpolation=cv2.INTER_LINEAR)
-    i420 = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).reshape(-1)
-    luma = SIZE * SIZE
-    u, v = i420[luma:luma + luma // 4], i420[luma + luma // 4:]
-    return np.concatenate([i420[:luma], np.stack([u, v], axis=1).reshape(-1)])
 
 
 def session(path: Path | bytes) -> ort.InferenceSession:
     return ort.InferenceSession(path if isinstance(path, bytes) else str(path),
                                 providers=['CPUExecutionProvider'])
-
-
-@pytest.fixture(scope='session')
-def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    directory = tmp_path_factory.mktemp('export')
-    return {precision: export_onnx(directory / f'{precision}.onnx', precision)
-            for precision in ('float32', 'int8')}
 
 
 @pytest.fixture(scope='session')

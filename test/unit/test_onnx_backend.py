@@ -9,7 +9,6 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnx
 import pytest
@@ -20,39 +19,15 @@ from mobilenetv1_ros.core.backends.onnx import OnnxBackend
 from mobilenetv1_ros.core.errors import (BackendError, BackendUnavailableError, ConfigError,
                                          ImageError, ModelError)
 from mobilenetv1_ros.core.export import export_onnx
+from reference import IMAGES, NV12_BYTES, PHOTOS, SIZE, nv12_of
 
 REPO = Path(__file__).resolve().parents[2]
-IMAGES = REPO / 'test' / 'resources' / 'images'
-SIZE = 224
-NV12_BYTES = SIZE * SIZE * 3 // 2
-PHOTOS = {'bulbul.JPEG': 16, 'cat.bmp': 285, 'parrot.jpg': 88}
-
-
-def nv12_of(path: Path) -> np.ndarray:
-    """Reference preprocessing: central square crop (0.875), bilinear resize, I420 -> NV12."""
-    bgr = cv2.imread(str(path))
-    h, w = bgr.shape[:2]
-    side = round(0.875 * min(h, w))
-    top, left = (h - side) // 2, (w - side) // 2
-    image = cv2.resize(bgr[top:top + side, left:left + side], (SIZE, SIZE),
-                       interpolation=cv2.INTER_LINEAR)
-    i420 = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).reshape(-1)
-    luma = SIZE * SIZE
-    u, v = i420[luma:luma + luma // 4], i420[luma + luma // 4:]
-    return np.concatenate([i420[:luma], np.stack([u, v], axis=1).reshape(-1)])
 
 
 @pytest.fixture(scope='session')
-def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    directory = tmp_path_factory.mktemp('onnx_models')
-    return {precision: export_onnx(directory / f'{precision}.onnx', precision)
-            for precision in ('float32', 'int8')}
-
-
-@pytest.fixture(scope='session')
-def backends(model_files: dict[str, Path]) -> dict[str, OnnxBackend]:
+def backends(exported: dict[str, Path]) -> dict[str, OnnxBackend]:
     return {precision: OnnxBackend(str(path), num_threads=2)
-            for precision, path in model_files.items()}
+            for precision, path in exported.items()}
 
 
 @pytest.fixture
@@ -78,16 +53,16 @@ def write_model(path: Path, input_type: int, input_shape: list[int],
     return path
 
 
-def test_backend_contract(backends: dict[str, OnnxBackend], model_files: dict[str, Path]) -> None:
+def test_backend_contract(backends: dict[str, OnnxBackend], exported: dict[str, Path]) -> None:
     for precision, backend in backends.items():
         assert isinstance(backend, Backend)
         assert backend.name == 'onnx'
-        assert backend.model_path == model_files[precision]
+        assert backend.model_path == exported[precision]
         assert (backend.input_width, backend.input_height) == (224, 224)
         assert backend.num_classes == 1000
         assert backend.precision == precision
         assert backend.describe() == (f'onnx ({precision}, 2 threads, CPUExecutionProvider): '
-                                      f'{model_files[precision]}')
+                                      f'{exported[precision]}')
 
 
 @pytest.mark.parametrize('precision', ['int8', 'float32'])
@@ -137,8 +112,8 @@ def test_infer_rejects_non_arrays(backends: dict[str, OnnxBackend]) -> None:
         backends['int8'].infer(bytes(NV12_BYTES))  # type: ignore[arg-type]
 
 
-def test_closed_backend_fails(model_files: dict[str, Path]) -> None:
-    with OnnxBackend(str(model_files['int8']), num_threads=1) as backend:
+def test_closed_backend_fails(exported: dict[str, Path]) -> None:
+    with OnnxBackend(str(exported['int8']), num_threads=1) as backend:
         backend.infer(np.zeros(NV12_BYTES, np.uint8))
     with pytest.raises(BackendError, match='closed'):
         backend.infer(np.zeros(NV12_BYTES, np.uint8))
@@ -292,16 +267,16 @@ def session_config(backend: OnnxBackend, key: str) -> str:
     return backend._session.get_session_options().get_session_config_entry(key)
 
 
-def test_spinning_is_off_unless_asked_for(model_files: dict[str, Path],
+def test_spinning_is_off_unless_asked_for(exported: dict[str, Path],
                                          backends: dict[str, OnnxBackend]) -> None:
     key = 'session.intra_op.allow_spinning'
     assert backends['int8'].allow_spinning is False
     assert session_config(backends['int8'], key) == '0'
-    spinning = OnnxBackend(str(model_files['int8']), num_threads=2, allow_spinning=True)
+    spinning = OnnxBackend(str(exported['int8']), num_threads=2, allow_spinning=True)
     assert spinning.allow_spinning is True
     assert session_config(spinning, key) == '1'
     assert spinning.describe() == ('onnx (int8, 2 threads, spinning, CPUExecutionProvider): '
-                                   f'{model_files["int8"]}')
+                                   f'{exported["int8"]}')
     nv12 = nv12_of(IMAGES / 'cat.bmp')
     np.testing.assert_array_equal(spinning.infer(nv12), backends['int8'].infer(nv12))
 
@@ -314,27 +289,27 @@ def test_spinning_is_off_unless_asked_for(model_files: dict[str, Path],
     ({'precision': 'fp16'}, 'fp16'),
     ({'providers': ['NoSuchExecutionProvider']}, 'NoSuchExecutionProvider'),
 ])
-def test_bad_options(model_files: dict[str, Path], options: dict, match: str) -> None:
+def test_bad_options(exported: dict[str, Path], options: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        OnnxBackend(str(model_files['int8']), **options)
+        OnnxBackend(str(exported['int8']), **options)
 
 
 def test_registry_creates_onnx_backend_and_ignores_foreign_options(
-        model_files: dict[str, Path]) -> None:
-    backend = create_backend('onnx', str(model_files['float32']), num_threads=1,
+        exported: dict[str, Path]) -> None:
+    backend = create_backend('onnx', str(exported['float32']), num_threads=1,
                              bpu_core=2, providers=['CPUExecutionProvider'])
     assert isinstance(backend, OnnxBackend)
     assert backend.describe() == ('onnx (float32, 1 threads, CPUExecutionProvider): '
-                                  f'{model_files["float32"]}')
-    default_threads = OnnxBackend(str(model_files['int8']))
+                                  f'{exported["float32"]}')
+    default_threads = OnnxBackend(str(exported['int8']))
     assert 'default threads' in default_threads.describe()
 
 
-def test_missing_onnxruntime_is_reported(model_files: dict[str, Path],
+def test_missing_onnxruntime_is_reported(exported: dict[str, Path],
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, 'onnxruntime', None)
     with pytest.raises(BackendUnavailableError, match='onnxruntime'):
-        OnnxBackend(str(model_files['int8']))
+        OnnxBackend(str(exported['int8']))
 
 
 @pytest.mark.parametrize('module', ['onnx', 'tflite'])
