@@ -86,6 +86,7 @@ __all__ = ['NODE_NAME', 'ClassifierNode', 'main']
 DIAGNOSTICS_PERIOD_S = 1.0
 QOS_RECHECK_PERIOD_S = 0.5
 WORKER_JOIN_TIMEOUT_S = 10.0
+SPIN_PERIOD_S = 0.5
 
 
 @dataclass
@@ -539,7 +540,10 @@ def main(args: list[str] | None = None) -> int:
         else:
             executor = SingleThreadedExecutor()
             executor.add_node(node)
-            executor.spin()
+            # A bounded wait re-checks the context twice a second, so a shutdown whose wake-up
+            # was missed still ends the loop (a node once hung for 20 s after SIGINT).
+            while rclpy.ok(context=node.context):
+                executor.spin_once(timeout_sec=SPIN_PERIOD_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except ParameterException as error:
