@@ -12,23 +12,10 @@ VENV="$REPO/.venv"
 
 bash "$REPO/scripts/setup.sh"
 
-pick_domain_id() {
-    local start=$(($$ % 100)) i id
-    for i in $(seq 0 99); do
-        id=$(((start + i) % 100 + 1))
-        exec 8> "${TMPDIR:-/tmp}/mobilenetv1_ros-ros-domain-$id.lock"
-        if flock -n 8; then
-            ROS_DOMAIN_ID="$id"
-            return 0
-        fi
-        exec 8>&-
-    done
-    echo 'no free ROS_DOMAIN_ID in 1..100' >&2
-    return 1
-}
+source "$REPO/scripts/ros_domain.sh"
 
 # The lock (fd 8) is held by this shell until the demo ends.
-[[ -n "${ROS_DOMAIN_ID:-}" ]] || pick_domain_id
+[[ -n "${ROS_DOMAIN_ID:-}" ]] || { pick_domain_id && ROS_DOMAIN_ID="$DOMAIN_ID"; }
 ROS_HOME="$(mktemp -d "${TMPDIR:-/tmp}/mobilenetv1_ros-demo-ros-home.XXXXXX")"
 trap 'rm -rf "$ROS_HOME"' EXIT
 

@@ -77,21 +77,8 @@ cleanup() {
     exit "$rc"
 }
 
-# A free domain id: lock files in /tmp shared with test/conftest.py.
-pick_domain_id() {
-    local start=$(($$ % 100)) i id
-    for i in $(seq 0 99); do
-        id=$(((start + i) % 100 + 1))
-        exec 8> "${TMPDIR:-/tmp}/mobilenetv1_ros-ros-domain-$id.lock"
-        if flock -n 8; then
-            DOMAIN_ID="$id"
-            return 0
-        fi
-        exec 8>&-
-    done
-    echo 'no free ROS_DOMAIN_ID in 1..100' >&2
-    return 1
-}
+# A free domain id (DOMAIN_ID), its lock held on fd 8 for the whole run.
+source "$REPO/scripts/ros_domain.sh"
 
 SHM_BEFORE="$(shm_segments)"
 RUN_TOKEN="$$-$(date +%s%N)"

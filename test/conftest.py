@@ -14,12 +14,14 @@ from pathlib import Path
 import shutil
 import sys
 import tempfile
+import threading
+from typing import Any, Iterator
 
 import pytest
 
 from mobilenetv1_ros.loopback import reserve_domain_id
 
-__all__ = ['ROS_ENV_KEYS', 'images_dir', 'repo_root', 'ros_env']
+__all__ = ['ROS_ENV_KEYS', 'images_dir', 'repo_root', 'ros_env', 'ros_node']
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,3 +80,30 @@ def ros_env() -> dict[str, str]:
     missing = [key for key in ROS_ENV_KEYS[:4] if not env.get(key)]
     assert not missing, f'ROS isolation variables {missing} are not set'
     return env
+
+
+@pytest.fixture()
+def ros_node(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A node of the test process in its own context, spun by a background thread."""
+    rclpy = pytest.importorskip('rclpy')
+    from rclpy.executors import SingleThreadedExecutor
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node(f'test_{request.node.name}'.translate(_NODE_NAME_TABLE)[:60],
+                             context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        yield node
+    finally:
+        executor.shutdown()
+        spinner.join(5.0)
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+    assert not spinner.is_alive(), 'executor thread did not stop'
+
+
+_NODE_NAME_TABLE = {ord(c): '_' for c in '[]-.:/ ,=+'}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,29 +12,12 @@ rclpy = pytest.importorskip('rclpy', reason='rclpy is not installed (pip environ
                             'scripts/setup.sh)')
 
 from humble_check import humble_problems  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 from mobilenetv1_ros.bag.bagio import open_reader  # noqa: E402
 from mobilenetv1_ros.bag.errors import BagError  # noqa: E402
 from mobilenetv1_ros.bag.messages import typestore  # noqa: E402
 from mobilenetv1_ros.bag.player import BagPlayer, PlayOptions, parse_remaps  # noqa: E402
 from mobilenetv1_ros.bag.recorder import BagRecorder, discover_types  # noqa: E402
-
-
-@pytest.fixture()
-def ros_node() -> Iterator[Any]:
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node('bag_test', context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    yield node
-    executor.shutdown()
-    thread.join(timeout=5)
-    node.destroy_node()
-    rclpy.try_shutdown(context=context)
 
 
 def _stamps(bag: Path, topic: str) -> list[tuple[int, str, bytes]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,6 @@ pytest.importorskip('vision_msgs.msg', reason='vision_msgs is not installed')
 
 from bag_helpers import GOLDEN  # noqa: E402
 from humble_check import humble_problems  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 from mobilenetv1_ros.bag.bagio import open_reader  # noqa: E402
 from mobilenetv1_ros.bag.messages import stamp_ns, typestore  # noqa: E402
@@ -52,22 +50,6 @@ def classifier_node(ros_env: dict[str, str], tmp_path: Path) -> Iterator[subproc
             process.kill()
             process.wait()
     log.close()
-
-
-@pytest.fixture()
-def ros_node() -> Iterator[Any]:
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node('bag_replay_test', context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    yield node
-    executor.shutdown()
-    thread.join(timeout=5)
-    node.destroy_node()
-    rclpy.try_shutdown(context=context)
 
 
 def _node_counts(bag: Path) -> dict[str, int]:

@@ -13,14 +13,12 @@ from pathlib import Path
 import queue
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 try:
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
+    import rclpy  # noqa: F401
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 except ImportError as exc:  # a machine with neither ROS nor the pip environment
     print(f'test_dds_smoke skipped: rclpy is not importable ({exc})', file=sys.stderr)
@@ -95,26 +93,6 @@ def echo_process(ros_env):
     assert 'BYE' in out, f'echo node did not finish its shutdown\n{out}\n{err}'
 
 
-@pytest.fixture
-def node():
-    """A node of the test process in its own context, spun in a thread."""
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    test_node = rclpy.create_node('dds_smoke_test', context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(test_node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    try:
-        yield test_node
-    finally:
-        executor.shutdown()
-        spinner.join(5.0)
-        test_node.destroy_node()
-        rclpy.try_shutdown(context=context)
-    assert not spinner.is_alive(), 'executor thread did not stop'
-
-
 def _wait_until(condition, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -161,7 +139,7 @@ def _header(msg) -> tuple:
     return (msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id)
 
 
-def test_messages_cross_processes_unchanged(node, echo_process, images_dir, repo_root) -> None:
+def test_messages_cross_processes_unchanged(ros_node, echo_process, images_dir, repo_root) -> None:
     labels = json.loads((repo_root / 'models' / 'ImageNet_1k.json').read_text())
     sent = {
         'image': [_image(images_dir / 'cat.bmp', 1), _image(images_dir / 'cat_1080p.jpg', 2)],
@@ -172,15 +150,15 @@ def test_messages_cross_processes_unchanged(node, echo_process, images_dir, repo
     received: dict[str, queue.Queue] = {name: queue.Queue() for name in TOPICS}
     publishers = {}
     for name, msg_type in TOPICS.items():
-        publishers[name] = node.create_publisher(msg_type, f'smoke/in/{name}', qos)
-        node.create_subscription(msg_type, f'smoke/echo/{name}', received[name].put, qos)
+        publishers[name] = ros_node.create_publisher(msg_type, f'smoke/in/{name}', qos)
+        ros_node.create_subscription(msg_type, f'smoke/echo/{name}', received[name].put, qos)
 
     def matched() -> bool:
         if echo_process.poll() is not None:
             pytest.fail(f'echo node exited early: {echo_process.communicate()}')
         return all(
             publishers[name].get_subscription_count() > 0
-            and node.count_publishers(f'smoke/echo/{name}') > 0
+            and ros_node.count_publishers(f'smoke/echo/{name}') > 0
             for name in TOPICS)
 
     _wait_until(matched, DISCOVERY_TIMEOUT, 'discovery between the two processes')
@@ -225,13 +203,13 @@ def test_messages_cross_processes_unchanged(node, echo_process, images_dir, repo
                 (c.class_id, c.class_name) for c in out.class_map]
 
 
-def test_graph_reports_remote_types_and_hashes(node, echo_process) -> None:
+def test_graph_reports_remote_types_and_hashes(ros_node, echo_process) -> None:
     """The test process sees the echo node's endpoints with the upstream vision_msgs hash."""
     topic = '/smoke/echo/classification'
 
     def named_publishers() -> list:
         # Endpoints may be discovered before the node names that own them.
-        infos = node.get_publishers_info_by_topic(topic)
+        infos = ros_node.get_publishers_info_by_topic(topic)
         return [info for info in infos if info.node_name != '_NODE_NAME_UNKNOWN_']
 
     _wait_until(named_publishers, DISCOVERY_TIMEOUT, f'the echo node publishing {topic}')
