@@ -47,8 +47,14 @@ cleanup() {
     # The helpers below must not carry the marker themselves.
     unset MOBILENETV1_ROS_TEST_RUN
     pids="$(run_processes)"
+    # Helpers that end with their parent (multiprocessing's resource tracker) get a moment.
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        [[ -z "$pids" ]] && break
+        sleep 0.3
+        pids="$(run_processes)"
+    done
     if [[ -n "$pids" ]]; then
-        log "killing leftover processes of this run: $(echo $pids)"
+        log "killing leftover processes of this run: $(echo $pids) ($(ps -o comm= -p "${pids//$'\n'/,}" 2> /dev/null | tr '\n' ' '))"
         # shellcheck disable=SC2086
         kill -TERM $pids 2> /dev/null || true
         for i in 1 2 3 4 5 6 7 8 9 10; do

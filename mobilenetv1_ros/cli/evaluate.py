@@ -66,10 +66,11 @@ def default_spec(args: argparse.Namespace) -> str:
     return f'{args.backend}:{args.precision}'
 
 
-def _print_text(results: list[Evaluation], labels: Labels | None, errors: int) -> None:
+def _print_text(results: list[Evaluation], summaries: list[dict[str, Any]],
+                labels: Labels | None, errors: int) -> None:
     from mobilenetv1_ros.perf.report import comparison_markdown
 
-    print(comparison_markdown([result.as_dict() for result in results]))
+    print(comparison_markdown(summaries))
     for result in results:
         print(f'\n{result.name}: {result.description}')
         print(f'  top-1 {result.top1:.2f} %  top-5 {result.top5:.2f} %  ({result.images} '
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from mobilenetv1_ros.core.labels import load_labels
     from mobilenetv1_ros.core.models import default_labels_path
     from mobilenetv1_ros.perf.dataset import DatasetError, load_dataset
-    from mobilenetv1_ros.perf.evaluation import evaluate
+    from mobilenetv1_ros.perf.evaluation import evaluate, paired
     from mobilenetv1_ros.perf.machine import describe_machine, load_average, load_warning
     from mobilenetv1_ros.perf.subjects import create_subject
 
@@ -132,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
     assert dataset is not None
     load_end = load_average()
     warning = load_warning(load_start) or load_warning(load_end)
+    summaries = [result.as_dict(labels) for result in results]
+    for result, summary in zip(results[1:], summaries[1:]):
+        summary['paired'] = paired(results[0], result).as_dict()
     document: dict[str, Any] = {
         'tool': 'mobilenetv1-ros evaluate',
         'command': _command(args, specs),
@@ -139,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
                     'images': len(dataset), 'limit': args.limit},
         'machine': describe_machine(),
         'load': {'start': load_start, 'end': load_end, 'warning': warning},
-        'results': [result.as_dict(labels) for result in results],
+        'results': summaries,
     }
     if args.save is not None:
         args.save.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         print()
     else:
         print(f'# {dataset.source} ({dataset.kind}, {len(dataset)} images)')
-        _print_text(results, labels, args.errors)
+        _print_text(results, summaries, labels, args.errors)
     if warning:
         print(f'warning: {warning}', file=sys.stderr)
     return 1 if any(result.failures for result in results) else 0

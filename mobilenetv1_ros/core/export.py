@@ -2,11 +2,12 @@
 
 The TFLite files are parsed with the pure-Python `tflite` flatbuffer package (no TensorFlow).
 The exported graph takes one packed NV12 image (uint8 [1, H*W*3/2]), converts it to uint8 RGB
-inside the graph in integer arithmetic (BT.601 limited range, nearest chroma upsampling:
-bit-exact with OpenCV's COLOR_YUV2RGB_NV12, so the network sees exactly the image a TFLite
-runtime would be fed after that conversion), applies the TFLite input quantization, runs the
-27 convolutions, the average pool and the 1x1 head without its background class, and outputs
-softmax probabilities over the 1000 ImageNet classes (float32 [1, 1000]).
+inside the graph in integer arithmetic (BT.601 limited range; chroma upsampled bilinearly from
+samples co-sited with the top-left luma pixel of each 2x2 block, which is where OpenCV's
+COLOR_BGR2YUV_I420 takes them; at those pixels the result is OpenCV's COLOR_YUV2RGB_NV12),
+applies the TFLite input quantization, runs the 27 convolutions, the average pool and the 1x1
+head without its background class, and outputs softmax probabilities over the 1000 ImageNet
+classes (float32 [1, 1000]).
 
 Two precisions: 'float32' (dequantized weights) and 'int8' (QDQ: per-channel symmetric int8
 weights, uint8 activations with the trained ranges stored in the TFLite file, so no calibration).
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the exported graph changes; part of the cached model's file name.
-EXPORTER_VERSION = '3'
+EXPORTER_VERSION = '4'
 #: Precisions export_onnx accepts.
 PRECISIONS = ('float32', 'int8')
 #: Name of the graph input (packed NV12, uint8 [1, H*W*3/2]).
@@ -58,9 +59,7 @@ _UINT8 = 2  # onnx.TensorProto.UINT8
 _INT32 = 6  # onnx.TensorProto.INT32
 
 # BT.601 limited-range YUV -> RGB with the standard three-decimal coefficients (rows R, G, B;
-# columns Y, U, V), evaluated in 20-bit fixed point with rounding, as OpenCV's
-# COLOR_YUV2RGB_NV12 does: the graph reproduces its integer RGB exactly, which is the uint8
-# image the TFLite model was fed.
+# columns Y, U, V), in 20-bit fixed point as OpenCV's COLOR_YUV2RGB_NV12 uses them.
 _YUV_TO_RGB = np.array([[1.164, 0.0, 1.596],
                         [1.164, -0.391, -0.813],
                         [1.164, 2.018, 0.0]])
@@ -379,52 +378,91 @@ class _GraphBuilder:
 def _preprocess(builder: _GraphBuilder, net: _Network) -> str:
     """Add NV12 -> RGB (uint8 NCHW, the TFLite model's input); return its tensor name.
 
-    Integer arithmetic throughout: rgb = (max(y - 16, 0) * cy + chroma + 2^19) >> 20, clamped
-    to [0, 255], with the chroma term computed at chroma resolution and then upsampled
-    nearest-neighbour. Bit-exact with OpenCV's COLOR_YUV2RGB_NV12.
+    With the coefficients in 20-bit fixed point (OpenCV's): chroma = cu * (u - 128) +
+    cv * (v - 128) in int32 at chroma resolution, converted to float32 and upsampled bilinearly
+    with sample (i, j) on pixel (2i, 2j); rgb = clamp(round((cy * max(y - 16, 0) + chroma) /
+    2^20)), half to even. Each step is one IEEE float32 operation per value, so a float32
+    reference that does the same steps reproduces the bytes; at the co-sited pixels they are
+    OpenCV's COLOR_YUV2RGB_NV12 (the float rounding, below 2^-15 of a level, decides only
+    values that close to a half).
     """
     h, w = net.height, net.width
     b = builder
     fixed = np.round(_YUV_TO_RGB * (1 << _FIXED_BITS)).astype(np.int32)
-    # Rounding, and the luma offset taken out of the full-resolution term.
-    bias = (1 << (_FIXED_BITS - 1)) - _LUMA_BLACK * fixed[:, 0]
     b.node('Split', [INPUT_NAME, b.const('preprocess/split_sizes', [h * w, h * w // 2],
                                          np.int64)],
            ['preprocess/y_flat', 'preprocess/uv_flat'], 'preprocess/split', axis=1)
     y = b.node('Reshape', ['preprocess/y_flat',
                            b.const('preprocess/y_shape', [1, 1, h, w], np.int64)],
                'preprocess/y_u8')
-    y = b.node('Cast', [y], 'preprocess/y_i32', to=_INT32)
+    luma = b.node('DequantizeLinear', [y, b.const('preprocess/luma_weight', fixed[0, 0],
+                                                  np.float32),
+                                       b.const('preprocess/black', _LUMA_BLACK, np.uint8)],
+                  'preprocess/luma_signed')
     # Luma below video black decodes as black.
-    y = b.node('Max', [y, b.const('preprocess/black', _LUMA_BLACK, np.int32)], 'preprocess/y')
-    luma = b.node('Mul', [y, b.const('preprocess/luma_weight', fixed[:, :1].reshape(1, 3, 1, 1),
-                                     np.int32)], 'preprocess/luma')
+    luma = b.node('Relu', [luma], 'preprocess/luma')
     uv = b.node('Reshape', ['preprocess/uv_flat',
                             b.const('preprocess/uv_shape', [1, h * w // 4, 2], np.int64)],
                 'preprocess/uv_interleaved')
     uv = b.node('Transpose', [uv], 'preprocess/uv_u8', perm=[0, 2, 1])
     uv = b.node('Cast', [uv], 'preprocess/uv_i32', to=_INT32)
-    uv = b.node('Sub', [uv, b.const('preprocess/chroma_zero', _CHROMA_ZERO, np.int32)],
-                'preprocess/uv')
     chroma = b.node('MatMul', [b.const('preprocess/chroma_weight', fixed[:, 1:], np.int32), uv],
                     'preprocess/chroma_product')
-    chroma = b.node('Add', [chroma, b.const('preprocess/bias', bias[:, None], np.int32)],
-                    'preprocess/chroma_flat')
+    # The chroma zero as a constant: sum over u, v of coefficient x 128.
+    chroma = b.node('Sub', [chroma, b.const('preprocess/chroma_zero',
+                                            _CHROMA_ZERO * fixed[:, 1:].sum(axis=1)[:, None],
+                                            np.int32)], 'preprocess/chroma_flat')
+    chroma = b.node('Cast', [chroma], 'preprocess/chroma_float', to=_FLOAT)
     chroma = b.node('Reshape', [chroma, b.const('preprocess/chroma_shape',
                                                 [1, 3, h // 2, w // 2], np.int64)],
                     'preprocess/chroma_half')
-    chroma = b.node('Resize', [chroma, b.const('preprocess/resize_roi', [], np.float32),
-                               b.const('preprocess/resize_scales', [1, 1, 2, 2], np.float32)],
-                    'preprocess/chroma', mode='nearest',
-                    coordinate_transformation_mode='asymmetric', nearest_mode='floor')
+    chroma = _upsample_cosited(b, chroma, h // 2, w // 2)
     x = b.node('Add', [luma, chroma], 'preprocess/rgb_fixed')
-    # Division truncates towards zero, which differs from the shift only below zero, where
-    # the clamp to black follows anyway.
-    x = b.node('Div', [x, b.const('preprocess/fixed_one', 1 << _FIXED_BITS, np.int32)],
-               'preprocess/rgb_unclipped')
-    x = b.node('Clip', [x, b.const('preprocess/rgb_min', 0, np.int32),
-                        b.const('preprocess/rgb_max', 255, np.int32)], 'preprocess/rgb_i32')
-    return b.node('Cast', [x], 'preprocess/rgb/quantized', to=_UINT8)
+    return b.node('QuantizeLinear', [
+        x, b.const('preprocess/fixed_one', 1 << _FIXED_BITS, np.float32),
+        b.const('preprocess/rgb_zero', 0, np.uint8)], 'preprocess/rgb/quantized')
+
+
+def _upsample_cosited(b: _GraphBuilder, half: str, rows: int, cols: int) -> str:
+    """Return the bilinear 2x upsampling of a float [1, C, rows, cols] tensor.
+
+    Sample (i, j) lands on pixel (2i, 2j); odd pixels average their two or four neighbours,
+    and the last row and column repeat. One pass per axis: the odd phase is computed at input
+    resolution, stacked with the even phase (the input) on a new axis and interleaved.
+    """
+    half_weight = b.const('preprocess/up/half', 0.5, np.float32)
+    phase_axis = b.const('preprocess/up/phase_axis', [3], np.int64)
+
+    def phases(x: str, axis: int, size: int, name: str) -> str:
+        # The next sample along the axis, the last one repeated: rows by a gather of whole
+        # rows; columns (where a gather copies single values) by an edge pad and a slice.
+        if axis == 3:
+            pads = b.const(f'{name}/pads', [0, 0, 0, 0, 0, 0, 0, 1], np.int64)
+            padded = b.node('Pad', [x, pads], f'{name}/padded', mode='edge')
+            following = b.node('Slice', [padded, b.const(f'{name}/next_start', [1], np.int64),
+                                         b.const(f'{name}/next_end', [size + 1], np.int64),
+                                         b.const(f'{name}/next_axis', [axis], np.int64)],
+                               f'{name}/next')
+        else:
+            following = b.node('Gather', [x, b.const(f'{name}/next_index',
+                                                     [*range(1, size), size - 1], np.int64)],
+                               f'{name}/next', axis=axis)
+        odd = b.node('Mul', [b.node('Add', [x, following], f'{name}/sum'), half_weight],
+                     f'{name}/odd')
+        return b.node('Concat', [b.node('Unsqueeze', [x, phase_axis], f'{name}/even_phase'),
+                                 b.node('Unsqueeze', [odd, phase_axis], f'{name}/odd_phase')],
+                      f'{name}/phases', axis=3)
+
+    # Columns at input rows (half the work): [1, C, rows, 2, cols], then the phase axis moves
+    # last and [1, C, rows, cols, 2] reads as [1, C, rows, 2 * cols].
+    x = phases(half, 3, cols, 'preprocess/up/cols')
+    x = b.node('Transpose', [x], 'preprocess/up/cols_last', perm=[0, 1, 2, 4, 3])
+    x = b.node('Reshape', [x, b.const('preprocess/up/cols_shape', [1, -1, rows, 2 * cols],
+                                      np.int64)], 'preprocess/up/cols_interleaved')
+    # Rows: [1, C, rows, 2, 2 * cols] reads as [1, C, 2 * rows, 2 * cols].
+    x = phases(x, 2, rows, 'preprocess/up/rows')
+    return b.node('Reshape', [x, b.const('preprocess/up/full_shape', [1, -1, 2 * rows, 2 * cols],
+                                         np.int64)], 'preprocess/chroma')
 
 
 def _input(builder: _GraphBuilder, net: _Network) -> str:
@@ -569,7 +607,7 @@ def _model(net: _Network, precision: str, sources: Sequence[tuple[str, Path]]) -
         'precision': precision,
         'input_format': 'nv12',
         'yuv_convention': 'bt601-limited',
-        'chroma_upsampling': 'nearest',
+        'chroma_upsampling': 'bilinear-cosited-top-left',
         'input_width': str(net.width),
         'input_height': str(net.height),
         'num_classes': str(classes),

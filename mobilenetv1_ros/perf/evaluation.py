@@ -7,6 +7,7 @@ calling thread runs inference and postprocessing, so decoding overlaps the model
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,7 +21,7 @@ from mobilenetv1_ros.core.errors import ImageError
 from mobilenetv1_ros.progress import progress_bar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     import numpy.typing as npt
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from mobilenetv1_ros.perf.dataset import Dataset, LabeledImage
     from mobilenetv1_ros.perf.subjects import Subject
 
-__all__ = ['TOP_K', 'ClassStats', 'Evaluation', 'Miss', 'evaluate']
+__all__ = ['TOP_K', 'ClassStats', 'Evaluation', 'Miss', 'Paired', 'evaluate', 'paired']
 
 #: The widest accuracy reported (top-5).
 TOP_K = 5
@@ -77,6 +78,10 @@ class Evaluation:
         per_class: Counts by ground-truth class.
         misses: Top-1 errors in dataset order.
         failures: (image, message) for images that could not be read or converted.
+        top1_ties: Images whose best score is shared by several classes (common with a uint8
+            output; the ranking then takes the lowest class index).
+        top1_ties_split: Expected top-1 hits if each such tie were broken at random.
+        top1_hits: Per image path, whether its top-1 class is right (for paired comparisons).
     """
 
     name: str
@@ -90,6 +95,9 @@ class Evaluation:
     per_class: dict[int, ClassStats] = field(default_factory=dict)
     misses: list[Miss] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    top1_ties: int = 0
+    top1_ties_split: float = 0.0
+    top1_hits: dict[str, bool] = field(default_factory=dict)
 
     @property
     def top1(self) -> float:
@@ -106,12 +114,31 @@ class Evaluation:
         """Throughput of the whole loop, reading included."""
         return self.images / self.seconds if self.seconds > 0 else 0.0
 
-    def record(self, image: LabeledImage, ranked: list[int], score: float) -> None:
-        """Count one classified image; `ranked` holds the top-5 class indices, best first."""
+    @property
+    def top1_split(self) -> float:
+        """Top-1 accuracy in percent with ties at the top broken at random (expected value)."""
+        return 100.0 * self.top1_ties_split / self.images if self.images else 0.0
+
+    def record(self, image: LabeledImage, ranked: list[int], score: float,
+               best: Sequence[int] = ()) -> None:
+        """Count one classified image.
+
+        Args:
+            image: The image and its class.
+            ranked: The top-5 class indices, best first.
+            score: The top-1 score.
+            best: Every class sharing the top score, when more than one does.
+        """
         stats = self.per_class.setdefault(image.class_id, ClassStats(image.class_id))
         stats.images += 1
         self.images += 1
         rank = ranked.index(image.class_id) + 1 if image.class_id in ranked else None
+        self.top1_hits[str(image.path)] = rank == 1
+        if len(best) > 1:
+            self.top1_ties += 1
+            self.top1_ties_split += (image.class_id in best) / len(best)
+        else:
+            self.top1_ties_split += rank == 1
         if rank == 1:
             stats.top1 += 1
             self.top1_correct += 1
@@ -136,6 +163,8 @@ class Evaluation:
             'top1': round(self.top1, 2),
             'top5': round(self.top5, 2),
             'top1_correct': self.top1_correct,
+            'top1_ties': self.top1_ties,
+            'top1_ties_split': round(self.top1_split, 2),
             'top5_correct': self.top5_correct,
             'seconds': round(self.seconds, 2),
             'images_per_second': round(self.images_per_second, 1),
@@ -154,6 +183,42 @@ class Evaluation:
                 for miss in self.misses],
             'failures': [{'image': path, 'error': message} for path, message in self.failures],
         }
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Top-1 of two subjects on the same images, image by image.
+
+    Attributes:
+        baseline: Name of the subject compared against.
+        images: Images both classified.
+        gained: Images only the other subject gets right.
+        lost: Images only the baseline gets right.
+        p_value: Exact two-sided McNemar test (binomial on the gained/lost split): the chance
+            of a split at least this uneven if both subjects were equally accurate.
+    """
+
+    baseline: str
+    images: int
+    gained: int
+    lost: int
+    p_value: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready copy."""
+        return {'baseline': self.baseline, 'images': self.images, 'gained': self.gained,
+                'lost': self.lost, 'p_value': round(self.p_value, 4)}
+
+
+def paired(baseline: Evaluation, other: Evaluation) -> Paired:
+    """Compare two evaluations of the same image set image by image."""
+    common = baseline.top1_hits.keys() & other.top1_hits.keys()
+    gained = sum(other.top1_hits[p] and not baseline.top1_hits[p] for p in common)
+    lost = sum(baseline.top1_hits[p] and not other.top1_hits[p] for p in common)
+    discordant = gained + lost
+    tail = sum(math.comb(discordant, k) for k in range(min(gained, lost) + 1))
+    p_value = min(1.0, 2.0 * tail / 2 ** discordant) if discordant else 1.0
+    return Paired(baseline.name, len(common), gained, lost, p_value)
 
 
 def _ranked(probabilities: npt.NDArray[np.float32], k: int) -> list[int]:
@@ -206,7 +271,10 @@ def evaluate(subject: Subject, dataset: Dataset, *, decode_workers: int = 2,
             else:
                 probabilities = subject.probabilities(subject.infer(prepared))
                 ranked = _ranked(probabilities, TOP_K)
-                result.record(item, ranked, float(probabilities[ranked[0]]))
+                top = probabilities[ranked[0]]
+                best = np.flatnonzero(probabilities == top).tolist() \
+                    if len(ranked) > 1 and probabilities[ranked[1]] == top else ()
+                result.record(item, ranked, float(top), best)
             done += 1
             bar.update()
             if on_image is not None:

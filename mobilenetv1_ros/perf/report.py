@@ -47,12 +47,26 @@ def _fmt(value: float | None, digits: int = 2, unit: str = '') -> str:
 
 
 def comparison_markdown(results: Sequence[dict[str, Any]]) -> str:
-    """One row per evaluated subject: images, top-1, top-5, failures, throughput."""
-    rows = [(r['name'], r['precision'], r['images'], _fmt(r['top1']), _fmt(r['top5']),
-             r['failed'], _fmt(r['images_per_second'], 1), _fmt(r['seconds'], 1))
+    """One row per evaluated subject.
+
+    Columns: images, top-1 (also with ties at the top split), top-5, the image-by-image
+    comparison with the first subject when present, failures, throughput.
+    """
+
+    def versus(result: dict[str, Any]) -> str:
+        pair = result.get('paired')
+        if not pair:
+            return '—'
+        return f"+{pair['gained']} / -{pair['lost']} (p = {pair['p_value']:.2f})"
+
+    rows = [(r['name'], r['precision'], r['images'], _fmt(r['top1']),
+             f"{_fmt(r.get('top1_ties_split'))} ({r.get('top1_ties', 0)})", _fmt(r['top5']),
+             versus(r), r['failed'], _fmt(r['images_per_second'], 1), _fmt(r['seconds'], 1))
             for r in results]
-    return markdown_table(('Model', 'Precision', 'Images', 'Top-1 %', 'Top-5 %', 'Failed',
-                           'Images/s', 'Seconds'), rows, 'llrrrrrr')
+    return markdown_table(('Model', 'Precision', 'Images', 'Top-1 %',
+                           'Top-1 %, ties split (ties)', 'Top-5 %',
+                           f"Top-1 vs {results[0]['name']}" if results else 'Top-1 vs first',
+                           'Failed', 'Images/s', 'Seconds'), rows, 'llrrrrrrrr')
 
 
 def _runtime_label(model: dict[str, Any]) -> str:

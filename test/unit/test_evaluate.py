@@ -7,6 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from mobilenetv1_ros.cli import main
@@ -15,11 +17,12 @@ from mobilenetv1_ros.core.labels import load_labels
 from mobilenetv1_ros.core.pipeline import ClassifierOptions
 from mobilenetv1_ros.perf.dataset import (
     DatasetError,
+    LabeledImage,
     load_dataset,
     parse_list,
     read_class_folders,
 )
-from mobilenetv1_ros.perf.evaluation import evaluate
+from mobilenetv1_ros.perf.evaluation import Evaluation, evaluate, paired
 from mobilenetv1_ros.perf.subjects import create_subject
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,6 +182,10 @@ def test_cli_compares_models_in_one_json(photo_list: Path, capsys: pytest.Captur
     results = {r['name']: r for r in document['results']}
     assert list(results) == ['onnx:int8', 'onnx:float32', 'litert']
     assert results['litert']['peer'] and results['litert']['precision'] == 'uint8'
+    assert 'paired' not in results['onnx:int8']
+    for name in ('onnx:float32', 'litert'):
+        assert results[name]['paired'] == {'baseline': 'onnx:int8', 'images': len(KNOWN) + 1,
+                                           'gained': 0, 'lost': 0, 'p_value': 1.0}
     for record in results.values():
         assert record['top1_correct'] == len(KNOWN)
         assert [e['image'].endswith(MISLABELED[0]) for e in record['errors']] == [True]
@@ -215,3 +222,66 @@ def test_evaluation_module_does_not_import_rclpy() -> None:
             'mobilenetv1_ros.perf.endtoend, mobilenetv1_ros.cli.evaluate, '
             'mobilenetv1_ros.cli.benchmark; assert "rclpy" not in sys.modules')
     subprocess.run([sys.executable, '-c', code], check=True)
+
+
+def _recorded(name: str, hits: dict[str, bool]) -> Evaluation:
+    """An evaluation of images a.jpg, b.jpg, ... of class 1: a hit ranks 1 first, a miss 2."""
+    result = Evaluation(name, name, 'int8', False)
+    for path, hit in hits.items():
+        ranked = [1, 2, 3, 4, 5] if hit else [2, 1, 3, 4, 5]
+        result.record(LabeledImage(Path(path), 1), ranked, 0.9)
+    return result
+
+
+@pytest.mark.parametrize(('gained', 'lost', 'p_value'), [
+    (9, 5, 2 * (1 + 14 + 91 + 364 + 1001 + 2002) / 2 ** 14),
+    (10, 0, 2 / 2 ** 10),
+    (3, 3, 1.0),
+    (0, 0, 1.0),
+])
+def test_paired_comparison_counts_discordant_images(gained: int, lost: int,
+                                                    p_value: float) -> None:
+    """Images only one side gets right, and the exact McNemar p-value of that split."""
+    both = {f'both{i}.jpg': True for i in range(20)}
+    neither = {f'neither{i}.jpg': False for i in range(4)}
+    only_new = {f'new{i}.jpg': True for i in range(gained)}
+    only_old = {f'old{i}.jpg': True for i in range(lost)}
+    baseline = _recorded('old', {**both, **neither, **only_old,
+                                 **{path: False for path in only_new}})
+    other = _recorded('new', {**both, **neither, **only_new,
+                              **{path: False for path in only_old}})
+    pair = paired(baseline, other)
+    assert (pair.baseline, pair.images, pair.gained, pair.lost) == (
+        'old', 24 + gained + lost, gained, lost)
+    assert pair.p_value == pytest.approx(p_value)
+    reverse = paired(other, baseline)
+    assert (reverse.gained, reverse.lost, reverse.p_value) == (lost, gained, pair.p_value)
+
+
+def test_ties_at_the_top_are_counted_and_split() -> None:
+    result = Evaluation('peer', 'peer', 'uint8', True)
+    result.record(LabeledImage(Path('a.jpg'), 7), [3, 7, 9, 1, 2], 0.5, best=[3, 7])
+    result.record(LabeledImage(Path('b.jpg'), 9), [3, 7, 9, 1, 2], 0.3, best=[3, 7, 9])
+    result.record(LabeledImage(Path('c.jpg'), 4), [4, 7, 9, 1, 2], 0.9)
+    assert (result.top1_correct, result.top1_ties) == (1, 2)
+    assert result.top1_split == pytest.approx(100 * (1 / 2 + 1 / 3 + 1) / 3)
+    record = result.as_dict()
+    assert (record['top1_ties'], record['top1_ties_split']) == (2, 61.11)
+
+
+def test_a_uint8_peer_tie_is_found_on_a_real_image(tmp_path: Path) -> None:
+    """LiteRT's 8-bit softmax gives a white frame the same top score for two classes."""
+    cv2.imwrite(str(tmp_path / 'white.png'), np.full((240, 320, 3), 255, np.uint8))
+    peer = create_subject('litert', ClassifierOptions(), 1)
+    try:
+        probabilities = peer.probabilities(peer.infer(peer.prepare(
+            read_image(tmp_path / 'white.png'))))
+        best = np.flatnonzero(probabilities == probabilities.max()).tolist()
+        assert len(best) == 2
+        (tmp_path / 'list.txt').write_text(f'white.png {best[1]}\n')
+        result = evaluate(peer, load_dataset(tmp_path / 'list.txt'), progress=False)
+    finally:
+        peer.close()
+    assert (result.top1_correct, result.top1_ties) == (0, 1)
+    assert result.misses[0].predicted[0] == best[0]
+    assert result.top1_split == pytest.approx(50.0)

@@ -15,7 +15,7 @@ import pytest
 from mobilenetv1_ros.core.errors import ConfigError, ModelError
 from mobilenetv1_ros.core.export import EXPORTER_VERSION, export_onnx
 from mobilenetv1_ros.core.models import bundled_tflite
-from reference import IMAGES, NV12_BYTES, PHOTOS, SIZE, nv12_of
+from reference import IMAGES, NV12_BYTES, PHOTOS, SIZE, nv12_of, rgb_of_nv12
 
 
 
@@ -81,6 +81,7 @@ def test_graph_contract(exported: dict[str, Path], precision: str) -> None:
     assert metadata['precision'] == precision
     assert metadata['input_format'] == 'nv12'
     assert metadata['yuv_convention'] == 'bt601-limited'
+    assert metadata['chroma_upsampling'] == 'bilinear-cosited-top-left'
     assert (metadata['input_width'], metadata['input_height']) == ('224', '224')
     assert metadata['num_classes'] == '1000'
     assert metadata['exporter_version'] == EXPORTER_VERSION
@@ -99,22 +100,48 @@ def with_outputs(path: Path, outputs: dict[str, int]) -> ort.InferenceSession:
     return session(model.SerializeToString())
 
 
+def sample_frames() -> list[np.ndarray]:
+    rng = np.random.default_rng(7)
+    return [np.zeros(NV12_BYTES, np.uint8), np.full(NV12_BYTES, 255, np.uint8),
+            *rng.integers(0, 256, (4, NV12_BYTES), dtype=np.uint8),
+            *(nv12_of(IMAGES / name) for name in sorted(PHOTOS))]
+
+
 @pytest.mark.parametrize('precision', ['float32', 'int8'])
-def test_yuv_to_rgb_is_bit_exact_with_opencv(exported: dict[str, Path], precision: str) -> None:
-    """The in-graph conversion gives cv2's NV12 -> RGB bytes, then (x - 128) / 128."""
+def test_yuv_to_rgb_is_the_reference_conversion(exported: dict[str, Path],
+                                                precision: str) -> None:
+    """The in-graph conversion gives the reference bytes, then (x - 128) / 128."""
     rgb_session = with_outputs(exported[precision], {
         'preprocess/rgb/quantized': onnx.TensorProto.UINT8,
         'preprocess/rgb': onnx.TensorProto.FLOAT})
-    rng = np.random.default_rng(7)
-    frames = [np.zeros(NV12_BYTES, np.uint8), np.full(NV12_BYTES, 255, np.uint8),
-              *rng.integers(0, 256, (4, NV12_BYTES), dtype=np.uint8),
-              *(nv12_of(IMAGES / name) for name in sorted(PHOTOS))]
-    for nv12 in frames:
+    for nv12 in sample_frames():
         levels, normalised = rgb_session.run(['preprocess/rgb/quantized', 'preprocess/rgb'],
                                              {'nv12': nv12[None]})
-        expected = cv2.cvtColor(nv12.reshape(SIZE * 3 // 2, SIZE), cv2.COLOR_YUV2RGB_NV12)
-        np.testing.assert_array_equal(levels[0].transpose(1, 2, 0), expected)
+        np.testing.assert_array_equal(levels[0].transpose(1, 2, 0), rgb_of_nv12(nv12))
         np.testing.assert_array_equal(normalised, (levels.astype(np.float32) - 128) / 128)
+
+
+def test_co_sited_pixels_are_opencv_and_the_others_interpolate(
+        exported: dict[str, Path]) -> None:
+    """Where a chroma sample sits, the RGB is cv2's; between samples it lies between theirs."""
+    rgb_session = with_outputs(exported['int8'],
+                               {'preprocess/rgb/quantized': onnx.TensorProto.UINT8})
+    for nv12 in sample_frames():
+        (levels,) = rgb_session.run(['preprocess/rgb/quantized'], {'nv12': nv12[None]})
+        ours = levels[0].transpose(1, 2, 0).astype(np.int32)
+        nearest = cv2.cvtColor(nv12.reshape(SIZE * 3 // 2, SIZE),
+                               cv2.COLOR_YUV2RGB_NV12).astype(np.int32)
+        np.testing.assert_array_equal(ours[::2, ::2], nearest[::2, ::2])
+    # A flat luma plane and one chroma step between columns 2k and 2k + 2: the column between
+    # them takes the midpoint, not either side.
+    nv12 = np.full(NV12_BYTES, 128, np.uint8)
+    nv12[:SIZE * SIZE] = 120
+    chroma = nv12[SIZE * SIZE:].reshape(SIZE // 2, SIZE // 2, 2)
+    chroma[:, SIZE // 4:, 1] = 200
+    (levels,) = rgb_session.run(['preprocess/rgb/quantized'], {'nv12': nv12[None]})
+    red = levels[0, 0, 0, SIZE // 2 - 2:SIZE // 2 + 1].astype(np.int32)
+    assert red[0] < red[1] < red[2]
+    assert abs(2 * int(red[1]) - int(red[0]) - int(red[2])) <= 1
 
 
 def test_int8_first_convolution_is_bit_exact_with_litert(exported: dict[str, Path]) -> None:
@@ -136,7 +163,7 @@ def test_int8_first_convolution_is_bit_exact_with_litert(exported: dict[str, Pat
     ours = with_outputs(exported['int8'], {'conv00/quantized': onnx.TensorProto.UINT8})
     for name in sorted(PHOTOS):
         nv12 = nv12_of(IMAGES / name)
-        rgb = cv2.cvtColor(nv12.reshape(SIZE * 3 // 2, SIZE), cv2.COLOR_YUV2RGB_NV12)
+        rgb = rgb_of_nv12(nv12)
         extractor.set_tensor(extractor.get_input_details()[0]['index'], rgb[None])
         extractor.invoke()
         expected = extractor.get_tensor(first)[0].transpose(2, 0, 1).astype(np.int32)
@@ -150,8 +177,7 @@ def test_int8_first_convolution_is_bit_exact_with_litert(exported: dict[str, Pat
 def test_float_model_agrees_with_litert(exported: dict[str, Path], litert_scores,
                                         name: str) -> None:
     nv12 = nv12_of(IMAGES / name)
-    rgb = cv2.cvtColor(nv12.reshape(SIZE * 3 // 2, SIZE), cv2.COLOR_YUV2RGB_NV12)
-    reference = litert_scores(rgb)
+    reference = litert_scores(rgb_of_nv12(nv12))
     (scores,) = session(exported['float32']).run(None, {'nv12': nv12[None]})
     assert scores.shape == (1, 1000)
     assert scores[0].argmax() == reference.argmax() == PHOTOS[name]
