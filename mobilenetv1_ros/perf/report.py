@@ -146,8 +146,16 @@ def _conversion_markdown(records: Sequence[dict[str, Any]]) -> str:
 
 
 def _ratio_rows(report: dict[str, Any]) -> list[list[str]]:
+    def image_by_image(ratio: dict[str, Any]) -> str:
+        pair = ratio.get('paired')
+        if not pair:
+            return ''
+        return (f"ours +{pair['gained']} / -{pair['lost']} images, "
+                f"McNemar p = {pair['p_value']:.2f}")
+
     return [[r['ours'], r['peer'], r['measure'], _fmt(r['ours_value'], 3),
-             _fmt(r['peer_value'], 3), f'{r["ratio"]:.2f}x'] for r in report.get('ratios', [])]
+             _fmt(r['peer_value'], 3), f'{r["ratio"]:.2f}x', image_by_image(r)]
+            for r in report.get('ratios', [])]
 
 
 def _end_to_end_markdown(end_to_end: dict[str, Any]) -> str:
@@ -195,8 +203,8 @@ def benchmark_markdown(report: dict[str, Any]) -> str:
         parts += ['', f'Not measured: {entry["name"]}: {entry["reason"]}']
     if report.get('ratios'):
         parts += ['', '### Peer ratio (peer / ours: above 1 means ours is faster)',
-                  markdown_table(('Ours', 'Peer', 'Measure', 'Ours', 'Peer', 'Ratio'),
-                                 _ratio_rows(report), 'lllrrr')]
+                  markdown_table(('Ours', 'Peer', 'Measure', 'Ours', 'Peer', 'Ratio',
+                                  'Image by image'), _ratio_rows(report), 'lllrrrl')]
     pipeline = [[m['name'], _fmt(m['pipeline_ms'].get('p50'), 3),
                  _fmt(m['postprocess_ms'].get('p50'), 4)]
                 for m in report['models'] if m.get('pipeline_ms')]

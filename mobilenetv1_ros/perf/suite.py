@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from mobilenetv1_ros.perf.evaluation import Evaluation
     from mobilenetv1_ros.perf.subjects import Subject
 
 __all__ = ['BenchmarkSettings', 'run_benchmark']
@@ -133,7 +134,7 @@ def _input_size(subject: Subject, prepared: npt.NDArray[np.uint8]) -> list[int]:
 
 
 def _accuracy(spec: str, settings: BenchmarkSettings,
-              log: Callable[[str], None]) -> dict[str, Any]:
+              log: Callable[[str], None]) -> Evaluation:
     from mobilenetv1_ros.core.labels import load_labels
     from mobilenetv1_ros.core.models import default_labels_path
     from mobilenetv1_ros.perf.dataset import load_dataset
@@ -151,12 +152,21 @@ def _accuracy(spec: str, settings: BenchmarkSettings,
         result = evaluate(subject, dataset)
     finally:
         subject.close()
+    return result
+
+
+def _accuracy_summary(result: Evaluation) -> dict[str, Any]:
     return {'top1': round(result.top1, 2), 'top5': round(result.top5, 2),
+            'top1_ties': result.top1_ties, 'top1_ties_split': round(result.top1_split, 2),
             'images': result.images, 'failed': len(result.failures),
             'seconds': round(result.seconds, 2)}
 
 
-def _ratios(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _ratios(models: list[dict[str, Any]],
+            evaluations: dict[str, Evaluation] | None = None) -> list[dict[str, Any]]:
+    from mobilenetv1_ros.perf.evaluation import paired
+
+    evaluations = evaluations or {}
     ours = [m for m in models if not m.get('peer')]
     peers = [m for m in models if m.get('peer')]
     ratios = []
@@ -176,12 +186,16 @@ def _ratios(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
                                'ours_value': a['fps'], 'peer_value': b['fps'],
                                'ratio': round(a['fps'] / b['fps'], 3) if b['fps'] else 0.0})
             if mine.get('accuracy') and peer.get('accuracy'):
-                ratios.append({'ours': mine['name'], 'peer': peer['name'],
-                               'measure': 'top-1 % (ours / peer)',
-                               'ours_value': mine['accuracy']['top1'],
-                               'peer_value': peer['accuracy']['top1'],
-                               'ratio': round(mine['accuracy']['top1']
-                                              / max(peer['accuracy']['top1'], 1e-9), 3)})
+                record = {'ours': mine['name'], 'peer': peer['name'],
+                          'measure': 'top-1 % (ours / peer)',
+                          'ours_value': mine['accuracy']['top1'],
+                          'peer_value': peer['accuracy']['top1'],
+                          'ratio': round(mine['accuracy']['top1']
+                                         / max(peer['accuracy']['top1'], 1e-9), 3)}
+                if mine['name'] in evaluations and peer['name'] in evaluations:
+                    record['paired'] = paired(evaluations[peer['name']],
+                                              evaluations[mine['name']]).as_dict()
+                ratios.append(record)
     return ratios
 
 
@@ -228,6 +242,7 @@ def run_benchmark(settings: BenchmarkSettings,
                                         crop=settings.base.crop,
                                         interpolation=settings.base.interpolation)
     models, skipped = [], []
+    evaluations: dict[str, Evaluation] = {}
     for spec in [*settings.models, *settings.peers]:
         try:
             record = _measure_subject(spec, settings, image, say)
@@ -238,7 +253,8 @@ def run_benchmark(settings: BenchmarkSettings,
             skipped.append({'name': spec, 'reason': str(error)})
             continue
         if settings.dataset is not None:
-            record['accuracy'] = _accuracy(spec, settings, say)
+            evaluations[spec] = _accuracy(spec, settings, say)
+            record['accuracy'] = _accuracy_summary(evaluations[spec])
         models.append(record)
     params = count_parameters(*bundled_tflite())
     report: dict[str, Any] = {
@@ -259,7 +275,7 @@ def run_benchmark(settings: BenchmarkSettings,
         'conversion': conversion,
         'models': models,
         'skipped': skipped,
-        'ratios': _ratios(models),
+        'ratios': _ratios(models, evaluations),
         'budgets': _budgets(conversion, models),
     }
     if settings.end_to_end:

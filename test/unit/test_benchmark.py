@@ -208,10 +208,15 @@ def test_benchmark_smoke_json_and_markdown(tmp_path: Path,
         assert set(model['latency']) == {'1', '2'}
         assert all(stats['count'] == 5 for stats in model['latency'].values())
         assert model['throughput'][0]['frames'] > 0
-        assert model['accuracy'] == {'top1': 100.0, 'top5': 100.0, 'images': 2, 'failed': 0,
+        assert model['accuracy'] == {'top1': 100.0, 'top5': 100.0, 'top1_ties': 0,
+                                     'top1_ties_split': 100.0, 'images': 2, 'failed': 0,
                                      'seconds': model['accuracy']['seconds']}
     assert [r['measure'] for r in report['ratios']][:2] == ['p50 latency, 1 thread(s)',
                                                             'p50 latency, 2 thread(s)']
+    (accuracy,) = [r for r in report['ratios'] if r['measure'].startswith('top-1')]
+    assert accuracy['paired'] == {'baseline': 'litert', 'images': 2, 'gained': 0, 'lost': 0,
+                                  'p_value': 1.0}
+    assert 'ours +0 / -0 images, McNemar p = 1.00' in out
     ratio = report['ratios'][0]
     assert ratio['ratio'] == pytest.approx(ratio['peer_value'] / ratio['ours_value'], rel=1e-2)
     budgets = {b['name']: b for b in report['budgets']}
