@@ -428,10 +428,10 @@ def _upsample_cosited(b: _GraphBuilder, half: str, rows: int, cols: int) -> str:
 
     Sample (i, j) lands on pixel (2i, 2j); odd pixels average their two or four neighbours,
     and the last row and column repeat. One pass per axis: the odd phase is computed at input
-    resolution, stacked with the even phase (the input) on a new axis and interleaved.
+    resolution and stacked with the even phase (the input) on a new axis right after the
+    upsampled one, so that a reshape interleaves them.
     """
     half_weight = b.const('preprocess/up/half', 0.5, np.float32)
-    phase_axis = b.const('preprocess/up/phase_axis', [3], np.int64)
 
     def phases(x: str, axis: int, size: int, name: str) -> str:
         # The next sample along the axis, the last one repeated: rows by a gather of whole
@@ -449,17 +449,16 @@ def _upsample_cosited(b: _GraphBuilder, half: str, rows: int, cols: int) -> str:
                                f'{name}/next', axis=axis)
         odd = b.node('Mul', [b.node('Add', [x, following], f'{name}/sum'), half_weight],
                      f'{name}/odd')
+        phase_axis = b.const(f'{name}/phase_axis', [axis + 1], np.int64)
         return b.node('Concat', [b.node('Unsqueeze', [x, phase_axis], f'{name}/even_phase'),
                                  b.node('Unsqueeze', [odd, phase_axis], f'{name}/odd_phase')],
-                      f'{name}/phases', axis=3)
+                      f'{name}/phases', axis=axis + 1)
 
-    # Columns at input rows (half the work): [1, C, rows, 2, cols], then the phase axis moves
-    # last and [1, C, rows, cols, 2] reads as [1, C, rows, 2 * cols].
+    # Columns at input rows (half the work): [1, C, rows, cols, 2] is [1, C, rows, 2 * cols].
     x = phases(half, 3, cols, 'preprocess/up/cols')
-    x = b.node('Transpose', [x], 'preprocess/up/cols_last', perm=[0, 1, 2, 4, 3])
     x = b.node('Reshape', [x, b.const('preprocess/up/cols_shape', [1, -1, rows, 2 * cols],
                                       np.int64)], 'preprocess/up/cols_interleaved')
-    # Rows: [1, C, rows, 2, 2 * cols] reads as [1, C, 2 * rows, 2 * cols].
+    # Rows: [1, C, rows, 2, 2 * cols] is [1, C, 2 * rows, 2 * cols].
     x = phases(x, 2, rows, 'preprocess/up/rows')
     return b.node('Reshape', [x, b.const('preprocess/up/full_shape', [1, -1, 2 * rows, 2 * cols],
                                          np.int64)], 'preprocess/chroma')
