@@ -3,7 +3,10 @@
 The dataset is a list file of `<relative path> <class index>` lines (whitespace or comma
 separated, './' prefixes allowed), a folder holding such a list (val.txt, labels.txt, ...), or a
 folder of class folders named by class index, WordNet id or class name. Several models in one
-call give one comparison table.
+call give one comparison table; each model after the first is also compared with the first
+image by image (images only it gets right / only the first gets right, and the exact McNemar
+p-value of that split). Images whose top score several classes share (a uint8 output) are
+counted, and top-1 is also given with such ties split evenly.
 
 Model specs: onnx:int8, onnx:float32, onnx:<file.onnx>, bpu[:<file.bin>], auto, and the peer
 litert[:<extractor.tflite>,<head.tflite>] (LiteRT/XNNPACK on the uint8 TFLite files).
