@@ -3,6 +3,7 @@
 Examples:
   mobilenetv1-ros export --default            # build the cached default CPU models now
   mobilenetv1-ros export --precision float32 -o mobilenetv1_float.onnx
+  mobilenetv1-ros export --chroma nearest -o nearest.onnx   # OpenCV's NV12 -> RGB, for comparison
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='ONNX file to write (required unless --default)')
     parser.add_argument('--precision', default='int8', choices=['int8', 'float32'],
                         help='weights and activations precision (default: %(default)s)')
+    parser.add_argument('--chroma', default='bilinear', choices=['bilinear', 'nearest'],
+                        help='chroma upsampling inside the graph: bilinear from samples on the '
+                             "even pixels, or nearest neighbour as OpenCV's "
+                             'COLOR_YUV2RGB_NV12 (default: %(default)s)')
     parser.add_argument('--default', action='store_true',
                         help='build both cached default models (int8 and float32) if missing '
                              'and print their paths')
@@ -42,6 +47,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.output is None:
         raise SystemExit('mobilenetv1-ros export: error: --output is required (or --default)')
-    path = export_onnx(args.output, args.precision, args.extractor, args.head)
+    path = export_onnx(args.output, args.precision, args.extractor, args.head, args.chroma)
     print(path)
     return 0

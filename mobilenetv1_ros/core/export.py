@@ -2,12 +2,13 @@
 
 The TFLite files are parsed with the pure-Python `tflite` flatbuffer package (no TensorFlow).
 The exported graph takes one packed NV12 image (uint8 [1, H*W*3/2]), converts it to uint8 RGB
-inside the graph in integer arithmetic (BT.601 limited range; chroma upsampled bilinearly from
-samples co-sited with the top-left luma pixel of each 2x2 block, which is where OpenCV's
-COLOR_BGR2YUV_I420 takes them; at those pixels the result is OpenCV's COLOR_YUV2RGB_NV12),
-applies the TFLite input quantization, runs the 27 convolutions, the average pool and the 1x1
-head without its background class, and outputs softmax probabilities over the 1000 ImageNet
-classes (float32 [1, 1000]).
+inside the graph with OpenCV's fixed-point BT.601 limited-range coefficients (chroma upsampled
+bilinearly from samples co-sited with the top-left luma pixel of each 2x2 block, which is where
+OpenCV's COLOR_BGR2YUV_I420 takes them, so at those pixels the result is OpenCV's
+COLOR_YUV2RGB_NV12; or, on request, nearest neighbour as COLOR_YUV2RGB_NV12 does), applies
+the TFLite input quantization, runs the 27 convolutions, the average pool and the 1x1 head
+without its background class, and outputs softmax probabilities over the 1000 ImageNet classes
+(float32 [1, 1000]).
 
 Two precisions: 'float32' (dequantized weights) and 'int8' (QDQ: per-channel symmetric int8
 weights, uint8 activations with the trained ranges stored in the TFLite file, so no calibration).
@@ -37,6 +38,7 @@ __all__ = [
     'EXPORTER_VERSION',
     'INPUT_NAME',
     'OUTPUT_NAME',
+    'CHROMA_UPSAMPLINGS',
     'PRECISIONS',
     'export_onnx',
     'file_sha256',
@@ -46,6 +48,10 @@ __all__ = [
 EXPORTER_VERSION = '4'
 #: Precisions export_onnx accepts.
 PRECISIONS = ('float32', 'int8')
+#: How the graph brings NV12's half-resolution chroma to full resolution, default first:
+#: bilinear from samples on the even pixels, or OpenCV's nearest neighbour (COLOR_YUV2RGB_NV12).
+CHROMA_UPSAMPLINGS = ('bilinear', 'nearest')
+_CHROMA_METADATA = {'bilinear': 'bilinear-cosited-top-left', 'nearest': 'nearest'}
 #: Name of the graph input (packed NV12, uint8 [1, H*W*3/2]).
 INPUT_NAME = 'nv12'
 #: Name of the graph output (softmax probabilities, float32 [1, classes]).
@@ -375,7 +381,7 @@ class _GraphBuilder:
         return outputs[0]
 
 
-def _preprocess(builder: _GraphBuilder, net: _Network) -> str:
+def _preprocess(builder: _GraphBuilder, net: _Network, chroma_upsampling: str) -> str:
     """Add NV12 -> RGB (uint8 NCHW, the TFLite model's input); return its tensor name.
 
     With the coefficients in 20-bit fixed point (OpenCV's): chroma = cu * (u - 128) +
@@ -416,7 +422,13 @@ def _preprocess(builder: _GraphBuilder, net: _Network) -> str:
     chroma = b.node('Reshape', [chroma, b.const('preprocess/chroma_shape',
                                                 [1, 3, h // 2, w // 2], np.int64)],
                     'preprocess/chroma_half')
-    chroma = _upsample_cosited(b, chroma, h // 2, w // 2)
+    if chroma_upsampling == 'nearest':
+        chroma = b.node('Resize', [chroma, b.const('preprocess/resize_roi', [], np.float32),
+                                   b.const('preprocess/resize_scales', [1, 1, 2, 2], np.float32)],
+                        'preprocess/chroma', mode='nearest',
+                        coordinate_transformation_mode='asymmetric', nearest_mode='floor')
+    else:
+        chroma = _upsample_cosited(b, chroma, h // 2, w // 2)
     x = b.node('Add', [luma, chroma], 'preprocess/rgb_fixed')
     return b.node('QuantizeLinear', [
         x, b.const('preprocess/fixed_one', 1 << _FIXED_BITS, np.float32),
@@ -464,11 +476,12 @@ def _upsample_cosited(b: _GraphBuilder, half: str, rows: int, cols: int) -> str:
                                          np.int64)], 'preprocess/chroma')
 
 
-def _input(builder: _GraphBuilder, net: _Network) -> str:
+def _input(builder: _GraphBuilder, net: _Network, chroma_upsampling: str) -> str:
     """Add the preprocessing and the TFLite input dequantization; return the float tensor."""
     q = net.input_quant
     return builder.node('DequantizeLinear', [
-        _preprocess(builder, net), builder.const('preprocess/rgb.scale', q.scale, np.float32),
+        _preprocess(builder, net, chroma_upsampling),
+        builder.const('preprocess/rgb.scale', q.scale, np.float32),
         builder.const('preprocess/rgb.zero_point', q.zero_point, np.uint8)], 'preprocess/rgb')
 
 
@@ -477,9 +490,9 @@ def _conv_attributes(conv: _Conv) -> dict[str, Any]:
             'kernel_shape': list(conv.weight.shape[2:])}
 
 
-def _build_float(net: _Network) -> _GraphBuilder:
+def _build_float(net: _Network, chroma_upsampling: str) -> _GraphBuilder:
     b = _GraphBuilder()
-    x = _input(b, net)
+    x = _input(b, net, chroma_upsampling)
     zero = b.const('relu6/min', 0.0, np.float32)
     six = b.const('relu6/max', 6.0, np.float32)
     for index, conv in enumerate(net.convs):
@@ -534,7 +547,7 @@ def _int8_weights(conv: _Conv) -> _Int8Weights:
                         bias=bias.astype(np.int32), bias_scale=bias_scale)
 
 
-def _build_int8(net: _Network) -> _GraphBuilder:
+def _build_int8(net: _Network, chroma_upsampling: str) -> _GraphBuilder:
     b = _GraphBuilder()
 
     def quantize(x: str, quant: _Quant, name: str) -> str:
@@ -543,7 +556,7 @@ def _build_int8(net: _Network) -> _GraphBuilder:
         x = b.node('QuantizeLinear', [x, scale, zero_point], f'{name}/quantized')
         return b.node('DequantizeLinear', [x, scale, zero_point], f'{name}/dequantized')
 
-    x = _input(b, net)
+    x = _input(b, net, chroma_upsampling)
     for index, conv in enumerate(net.convs):
         name = f'conv{index:02d}'
         weights = _int8_weights(conv)
@@ -585,10 +598,12 @@ def _build_int8(net: _Network) -> _GraphBuilder:
     return b
 
 
-def _model(net: _Network, precision: str, sources: Sequence[tuple[str, Path]]) -> onnx.ModelProto:
+def _model(net: _Network, precision: str, chroma_upsampling: str,
+           sources: Sequence[tuple[str, Path]]) -> onnx.ModelProto:
     from onnx import TensorProto, helper
 
-    builder = _build_float(net) if precision == 'float32' else _build_int8(net)
+    build = _build_float if precision == 'float32' else _build_int8
+    builder = build(net, chroma_upsampling)
     classes = net.head.weight.shape[0]
     size = net.width * net.height * 3 // 2
     graph = helper.make_graph(
@@ -606,7 +621,7 @@ def _model(net: _Network, precision: str, sources: Sequence[tuple[str, Path]]) -
         'precision': precision,
         'input_format': 'nv12',
         'yuv_convention': 'bt601-limited',
-        'chroma_upsampling': 'bilinear-cosited-top-left',
+        'chroma_upsampling': _CHROMA_METADATA[chroma_upsampling],
         'input_width': str(net.width),
         'input_height': str(net.height),
         'num_classes': str(classes),
@@ -627,7 +642,7 @@ def _bundled() -> tuple[Path, Path]:
 
 
 def export_onnx(output: Path, precision: str = 'int8', extractor: Path | None = None,
-                head: Path | None = None) -> Path:
+                head: Path | None = None, chroma_upsampling: str = 'bilinear') -> Path:
     """Export the NV12-input MobileNetV1 ONNX model.
 
     The file is written to a temporary name beside `output` and renamed into place, so a
@@ -638,18 +653,22 @@ def export_onnx(output: Path, precision: str = 'int8', extractor: Path | None = 
         precision: 'float32' or 'int8'.
         extractor: Embedding extractor TFLite file; None selects the bundled one.
         head: Classifier head TFLite file; None selects the bundled one.
+        chroma_upsampling: One of CHROMA_UPSAMPLINGS.
 
     Returns:
         The output path.
 
     Raises:
-        ConfigError: The precision is not one of PRECISIONS.
+        ConfigError: The precision or the chroma upsampling is not one the exporter knows.
         BackendUnavailableError: The onnx or tflite package cannot be imported.
         ModelError: A TFLite file is missing, corrupt or not the expected network, or the
             output cannot be written.
     """
     if precision not in PRECISIONS:
         raise ConfigError(f'Precision {precision!r} is not one of: {", ".join(PRECISIONS)}')
+    if chroma_upsampling not in CHROMA_UPSAMPLINGS:
+        raise ConfigError(f'Chroma upsampling {chroma_upsampling!r} is not one of: '
+                          f'{", ".join(CHROMA_UPSAMPLINGS)}')
     for module in ('onnx', 'tflite'):
         try:
             __import__(module)
@@ -662,7 +681,7 @@ def export_onnx(output: Path, precision: str = 'int8', extractor: Path | None = 
         head = bundled_head if head is None else head
     extractor, head, output = Path(extractor), Path(head), Path(output)
     net = _parse(extractor, head)
-    data = _model(net, precision, [('extractor', extractor), ('head', head)]) \
+    data = _model(net, precision, chroma_upsampling, [('extractor', extractor), ('head', head)]) \
         .SerializeToString()
     try:
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -144,6 +144,30 @@ def test_co_sited_pixels_are_opencv_and_the_others_interpolate(
     assert abs(2 * int(red[1]) - int(red[0]) - int(red[2])) <= 1
 
 
+def test_nearest_chroma_export_is_opencv_everywhere(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`export --chroma nearest` converts exactly as cv2's COLOR_YUV2RGB_NV12 at every pixel."""
+    from mobilenetv1_ros.cli import main
+
+    path = tmp_path / 'nearest.onnx'
+    assert main(['export', '--chroma', 'nearest', '-o', str(path)]) == 0
+    assert capsys.readouterr().out.strip() == str(path)
+    metadata = {prop.key: prop.value for prop in onnx.load(str(path)).metadata_props}
+    assert metadata['chroma_upsampling'] == 'nearest'
+    rgb_session = with_outputs(path, {'preprocess/rgb/quantized': onnx.TensorProto.UINT8})
+    for nv12 in sample_frames():
+        (levels,) = rgb_session.run(['preprocess/rgb/quantized'], {'nv12': nv12[None]})
+        expected = cv2.cvtColor(nv12.reshape(SIZE * 3 // 2, SIZE), cv2.COLOR_YUV2RGB_NV12)
+        np.testing.assert_array_equal(levels[0].transpose(1, 2, 0), expected)
+
+
+@pytest.mark.parametrize('chroma', ['linear', 'Bilinear', ''])
+def test_bad_chroma_upsampling_is_named(tmp_path: Path, chroma: str) -> None:
+    with pytest.raises(ConfigError, match=repr(chroma)):
+        export_onnx(tmp_path / 'out.onnx', 'int8', chroma_upsampling=chroma)
+    assert not (tmp_path / 'out.onnx').exists()
+
+
 def test_int8_first_convolution_is_bit_exact_with_litert(exported: dict[str, Path]) -> None:
     """Channels keeping the TFLite weights give LiteRT's uint8 output bytes exactly."""
     from ai_edge_litert.interpreter import Interpreter
