@@ -35,10 +35,10 @@ if TYPE_CHECKING:
     import onnx
 
 __all__ = [
+    'CHROMA_UPSAMPLINGS',
     'EXPORTER_VERSION',
     'INPUT_NAME',
     'OUTPUT_NAME',
-    'CHROMA_UPSAMPLINGS',
     'PRECISIONS',
     'export_onnx',
     'file_sha256',

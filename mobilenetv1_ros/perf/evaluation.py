@@ -80,7 +80,7 @@ class Evaluation:
         failures: (image, message) for images that could not be read or converted.
         top1_ties: Images whose best score is shared by several classes (common with a uint8
             output; the ranking then takes the lowest class index).
-        top1_ties_split: Expected top-1 hits if each such tie were broken at random.
+        top1_split_hits: Expected top-1 hits if each such tie were broken at random.
         top1_hits: Per image path, whether its top-1 class is right (for paired comparisons).
     """
 
@@ -96,7 +96,7 @@ class Evaluation:
     misses: list[Miss] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
     top1_ties: int = 0
-    top1_ties_split: float = 0.0
+    top1_split_hits: float = 0.0
     top1_hits: dict[str, bool] = field(default_factory=dict)
 
     @property
@@ -117,7 +117,7 @@ class Evaluation:
     @property
     def top1_split(self) -> float:
         """Top-1 accuracy in percent with ties at the top broken at random (expected value)."""
-        return 100.0 * self.top1_ties_split / self.images if self.images else 0.0
+        return 100.0 * self.top1_split_hits / self.images if self.images else 0.0
 
     def record(self, image: LabeledImage, ranked: list[int], score: float,
                best: Sequence[int] = ()) -> None:
@@ -136,9 +136,9 @@ class Evaluation:
         self.top1_hits[str(image.path)] = rank == 1
         if len(best) > 1:
             self.top1_ties += 1
-            self.top1_ties_split += (image.class_id in best) / len(best)
+            self.top1_split_hits += (image.class_id in best) / len(best)
         else:
-            self.top1_ties_split += rank == 1
+            self.top1_split_hits += rank == 1
         if rank == 1:
             stats.top1 += 1
             self.top1_correct += 1
