@@ -227,6 +227,17 @@ class _Inferred(NamedTuple):
 _Item = Union[_Prepared, _End]
 
 
+def _put_while(items: queue.Queue[Any], item: Any, running: Callable[[], bool]) -> bool:
+    """Put an item into a bounded queue, waiting for room while `running()`; False if it stops."""
+    while running():
+        try:
+            items.put(item, timeout=0.1)
+        except queue.Full:
+            continue
+        return True
+    return False
+
+
 class _FrameReader(threading.Thread):
     """Reads, deserializes and preprocesses frames into a bounded queue, in bag order."""
 
@@ -240,13 +251,7 @@ class _FrameReader(threading.Thread):
         self.stop = threading.Event()
 
     def _put(self, item: _Item) -> bool:
-        while not self.stop.is_set():
-            try:
-                self.items.put(item, timeout=0.1)
-            except queue.Full:
-                continue
-            return True
-        return False
+        return _put_while(self.items, item, lambda: not self.stop.is_set())
 
     def _prepare(self, connection: Connection, timestamp: int, data: bytes) -> _Prepared:
         start = time.perf_counter()
@@ -367,13 +372,7 @@ class _ResultWriter(threading.Thread):
 
     def put(self, item: _Inferred | None) -> bool:
         """Queue an item; return False when the writer has stopped."""
-        while self.is_alive():
-            try:
-                self.items.put(item, timeout=0.1)
-            except queue.Full:
-                continue
-            return True
-        return False
+        return _put_while(self.items, item, self.is_alive)
 
 
 def classify_bag(input_path: str | Path, output_path: str | Path, classifier: Classifier,
