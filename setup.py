@@ -23,7 +23,7 @@ setup(
         (f'share/{PACKAGE}/config', _files('config/*.yaml')),
         (f'share/{PACKAGE}/models', _files('models/*.tflite') + _files('models/*.json')
          + _files('models/LICENSE*') + _files('models/*.md')),
-        (f'share/{PACKAGE}/images', _files('test/resources/images/*')),
+        (f'share/{PACKAGE}/images', _files('images/*')),
     ],
     install_requires=['setuptools', 'numpy', 'opencv-python-headless', 'onnx', 'onnxruntime',
                       'tflite', 'rosbags', 'tqdm'],
@@ -35,8 +35,8 @@ setup(
     extras_require={'test': ['pytest', 'hypothesis']},
     entry_points={
         'console_scripts': [
-            'classifier = mobilenetv1_ros.node:main',
-            'mobilenetv1-classifier = mobilenetv1_ros.node:main',
+            'classifier = mobilenetv1_ros.ros.node:main',
+            'mobilenetv1-classifier = mobilenetv1_ros.ros.node:main',
             'mobilenetv1-ros = mobilenetv1_ros.cli:main',
         ],
     },

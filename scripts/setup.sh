@@ -211,10 +211,6 @@ step_project() {
     (cd "$REPO" && tar --exclude=./.venv --exclude=./.git --exclude=./build --exclude=./install \
         --exclude=./log --exclude=./pip_env --exclude=./test --exclude='*.egg-info' \
         --exclude='__pycache__' -cf - .) | tar -C "$build" -xf -
-    # The bundled photos (installed as share/mobilenetv1_ros/images) are the one part of test/
-    # the package ships: the demo, the sample bag and the benchmarks are made of them.
-    mkdir -p "$build/test/resources"
-    cp -r "$REPO/test/resources/images" "$build/test/resources/"
     pip_quiet install -q --no-deps --no-build-isolation --force-reinstall "$build"
 }
 
@@ -281,7 +277,7 @@ main() {
     mapfile -t proj_files < <(
         printf '%s\n' "$REPO/setup.py" "$REPO/setup.cfg" "$REPO/package.xml"
         files_under "$REPO/resource" "$REPO/mobilenetv1_ros" "$REPO/launch" "$REPO/config" \
-            "$REPO/models" "$REPO/test/resources/images"
+            "$REPO/models" "$REPO/images"
     )
     key_proj="$(hash_inputs "$key_pip" "${proj_files[@]}")"
     run_step project "$key_proj" step_project

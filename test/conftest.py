@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from mobilenetv1_ros.loopback import reserve_domain_id
+from mobilenetv1_ros.harness.loopback import reserve_domain_id
 
 __all__ = ['ROS_ENV_KEYS', 'images_dir', 'repo_root', 'ros_env', 'ros_node']
 
@@ -65,8 +65,8 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope='session')
 def images_dir(repo_root: Path) -> Path:
-    """Directory of the real test photos (test/resources/images)."""
-    return repo_root / 'test' / 'resources' / 'images'
+    """Directory of the real test photos (images/)."""
+    return repo_root / 'images'
 
 
 @pytest.fixture(scope='session')

@@ -90,7 +90,7 @@ def load_inputs(bag: str | Path, classifier: Classifier,
         for connection, _, data in reader.messages(connections):
             try:
                 frame = frame_from_message(store.deserialize_cdr(data, connection.msgtype))
-                inputs.append(classifier.preprocess(frame))
+                inputs.append(classifier.prepare(frame).nv12)
             except ImageError:
                 continue
     finally:
@@ -99,8 +99,8 @@ def load_inputs(bag: str | Path, classifier: Classifier,
 
 
 def backend_only_fps(classifier: Classifier, inputs: Sequence[npt.NDArray[np.uint8]]) -> float:
-    """Return backend.infer frames per second over `inputs` (one call each)."""
-    infer = classifier.backend.infer
+    """Return inference frames per second over `inputs` (one call each)."""
+    infer = classifier.infer
     start = time.perf_counter()
     for nv12 in inputs:
         infer(nv12)
@@ -112,7 +112,7 @@ def run_benchmark(bag: str | Path, classifier: Classifier, *, repeats: int = 3,
     """Measure backend-only and offline throughput on `bag`, `repeats` alternating runs each."""
     inputs = load_inputs(bag, classifier, topics)
     for nv12 in inputs[:_WARMUP]:
-        classifier.backend.infer(nv12)
+        classifier.infer(nv12)
     backend_runs, offline_runs = [], []
     with tempfile.TemporaryDirectory(prefix='mobilenetv1_ros-bag-bench.') as workdir:
         for run in range(max(1, repeats)):

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from mobilenetv1_ros.bag.vision_msgs_types import VISION_MSGS
-from mobilenetv1_ros.core.image import CompressedFrame, RawFrame
+from mobilenetv1_ros.core.frames import CompressedFrame, RawFrame
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from rosbags.typesys.store import Typestore
 
-    from mobilenetv1_ros.core.image import Frame
+    from mobilenetv1_ros.core.frames import Frame
     from mobilenetv1_ros.core.postprocess import Prediction
 
 __all__ = [

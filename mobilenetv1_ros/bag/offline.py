@@ -261,10 +261,10 @@ class _FrameReader(threading.Thread):
             return _Prepared(connection, timestamp, data, None, None, 0.0,
                              f'message cannot be deserialized ({describe_error(error)})')
         try:
-            nv12 = self.classifier.preprocess(frame_from_message(message))
+            prepared = self.classifier.prepare(frame_from_message(message))
         except ImageError as error:
             return _Prepared(connection, timestamp, data, message.header, None, 0.0, str(error))
-        return _Prepared(connection, timestamp, data, message.header, nv12,
+        return _Prepared(connection, timestamp, data, message.header, prepared.nv12,
                          (time.perf_counter() - start) * 1e3, '')
 
     def run(self) -> None:
@@ -353,7 +353,7 @@ class _ResultWriter(threading.Thread):
             summary.rejected[(topic, frame.reason)] += 1
         else:
             start = time.perf_counter()
-            predictions, _ = self.classifier.postprocess(scores)
+            predictions, _ = self.classifier.rank(scores)
             summary.postprocess_ms += (time.perf_counter() - start) * 1e3
             message = classification_message(frame.header, predictions)
             writer.write(outputs[topic], frame.timestamp,
@@ -424,7 +424,7 @@ def _run(reader: Any, output_path: Path, connections: list[Connection], classifi
         results.join()
         raise results.error
     frames = _FrameReader(reader, connections, classifier)
-    infer = classifier.backend.infer
+    infer = classifier.infer
     start = time.perf_counter()
     frames.start()
     try:

@@ -23,8 +23,9 @@ import numpy as np
 from mobilenetv1_ros.bag.bagio import add_connection, describe_error, open_writer
 from mobilenetv1_ros.bag.errors import BagError
 from mobilenetv1_ros.bag.messages import IMAGE_TYPE, typestore
-from mobilenetv1_ros.core.image import bgr_to_nv12
-from mobilenetv1_ros.core.models import cache_dir, sample_images_dir
+from mobilenetv1_ros.core.frames import bgr_to_nv12
+from mobilenetv1_ros.core.assets import cache_dir
+from mobilenetv1_ros.core.assets import photos_dir as bundled_photos_dir
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -97,7 +98,7 @@ def photos_dir() -> Path:
     Raises:
         BagError: The directory lacks one of the photos.
     """
-    directory = sample_images_dir()
+    directory = bundled_photos_dir()
     missing = [scene.photo for scene in SCENES if not (directory / scene.photo).is_file()]
     if missing:
         raise BagError(f'The bundled photos {", ".join(missing)} are missing from {directory}')
@@ -226,7 +227,7 @@ def _cache_key(storage: str) -> str:
 def sample_bag(storage: str = 'sqlite3', directory: str | Path | None = None) -> Path:
     """Return the cached sample bag, generating it first if it is missing or outdated.
 
-    The bag lives in `directory` (default: the package cache, see core.models.cache_dir) under
+    The bag lives in `directory` (default: the package cache, see core.assets.cache_dir) under
     a name that holds a hash of the generator and the photos. Concurrent callers are safe: the
     bag is written to a temporary directory and renamed into place.
     """

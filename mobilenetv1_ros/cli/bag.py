@@ -160,7 +160,7 @@ def _print_result(result: FrameResult) -> None:
 def _classify(args: argparse.Namespace) -> int:
     from mobilenetv1_ros.bag.bagio import image_connections, open_reader, prepare_output
     from mobilenetv1_ros.bag.offline import BagClassifyOptions, classify_bag
-    from mobilenetv1_ros.core.pipeline import Classifier
+    from mobilenetv1_ros.loading import load_classifier
 
     reader = open_reader(args.input, warn=False)
     try:
@@ -169,7 +169,7 @@ def _classify(args: argparse.Namespace) -> int:
         reader.close()
     if not args.overwrite:
         prepare_output(args.output, inputs=[args.input])
-    classifier = Classifier.from_options(options_from_args(args))
+    classifier = load_classifier(options_from_args(args))
     try:
         summary = classify_bag(
             args.input, args.output, classifier,
@@ -314,10 +314,10 @@ def _make_sample(args: argparse.Namespace) -> int:
 def _benchmark(args: argparse.Namespace) -> int:
     from mobilenetv1_ros.bag.benchmark import run_benchmark
     from mobilenetv1_ros.bag.sample import sample_bag
-    from mobilenetv1_ros.core.pipeline import Classifier
+    from mobilenetv1_ros.loading import load_classifier
 
     bag = args.bag if args.bag is not None else sample_bag()
-    classifier = Classifier.from_options(options_from_args(args))
+    classifier = load_classifier(options_from_args(args))
     try:
         result = run_benchmark(bag, classifier, repeats=args.repeats, topics=args.topics)
     finally:

@@ -22,8 +22,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mobilenetv1_ros.core.image import CROP_POLICIES, INTERPOLATIONS
-from mobilenetv1_ros.perf.benchmark import CONVERSION_ENCODINGS, DEFAULT_SIZES, parse_size
+from mobilenetv1_ros.core.preprocess import CROP_POLICIES, INTERPOLATIONS
+from mobilenetv1_ros.harness.frames import CONVERSION_ENCODINGS
+from mobilenetv1_ros.perf.benchmark import DEFAULT_SIZES, parse_size
 
 if TYPE_CHECKING:
     import argparse
@@ -116,9 +117,9 @@ def _command(args: argparse.Namespace, models: list[str]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print the report; exit 1 if a core budget was missed."""
-    from mobilenetv1_ros.core.backends import resolve_auto
+    from mobilenetv1_ros.loading import choose_backend
     from mobilenetv1_ros.core.errors import ConfigError
-    from mobilenetv1_ros.core.pipeline import ClassifierOptions
+    from mobilenetv1_ros.options import ClassifierOptions
     from mobilenetv1_ros.perf.report import benchmark_markdown
     from mobilenetv1_ros.perf.suite import BenchmarkSettings, run_benchmark
 
@@ -128,12 +129,12 @@ def run(args: argparse.Namespace) -> int:
     if args.duration <= 0 or any(threads < 1 for threads in args.latency_threads):
         raise ConfigError(f'--duration {args.duration} and --latency-threads '
                           f'{args.latency_threads} must be positive')
-    models = args.models or (['bpu'] if resolve_auto() == 'bpu' else ['onnx:int8',
+    models = args.models or (['bpu'] if choose_backend(ClassifierOptions()).backend == 'bpu' else ['onnx:int8',
                                                                        'onnx:float32'])
     settings = BenchmarkSettings(
         models=models, peers=list(args.peers),
         base=ClassifierOptions(crop=args.crop, interpolation=args.interpolation,
-                               labels_path=args.labels_path),
+                               labels_path=args.labels_path or ''),
         threads=args.latency_threads,
         parallel=['threads', 'processes'] if args.parallel == 'both' else [args.parallel],
         iterations=args.iterations, warmup=args.warmup, duration=args.duration,

@@ -17,9 +17,9 @@ import cv2
 
 from mobilenetv1_ros.cli.options import add_pipeline_arguments, options_from_args
 from mobilenetv1_ros.core.errors import ImageDecodeError, ImageError
-from mobilenetv1_ros.core.image import RawFrame
+from mobilenetv1_ros.core.frames import RawFrame
 from mobilenetv1_ros.core.overlay import draw_predictions
-from mobilenetv1_ros.core.pipeline import Classifier
+from mobilenetv1_ros.loading import load_classifier
 
 if TYPE_CHECKING:
     import argparse
@@ -71,7 +71,7 @@ def _as_record(path: Path, result: Result) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Classify every image; exit 1 if any image could not be read."""
-    classifier = Classifier.from_options(options_from_args(args))
+    classifier = load_classifier(options_from_args(args))
     records: list[dict[str, Any]] = []
     failures = 0
     if args.annotate is not None:

@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     os.environ.setdefault('ROS_LOCALHOST_ONLY', '1')
     from mobilenetv1_ros.bag.sample import sample_bag
-    from mobilenetv1_ros.ros.client import ClassifierPeer, NodeProcess, node_command
+    from mobilenetv1_ros.harness.peer import ClassifierPeer
+    from mobilenetv1_ros.harness.process import NodeProcess, node_command
 
     if args.bag is None:
         print('[demo] sample bag (generated on first use): ', end='', flush=True)

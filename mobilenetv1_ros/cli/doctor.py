@@ -131,7 +131,7 @@ def check_bpu(model: str | None) -> list[Check]:
     """hobot_dnn and the board's model file, loaded by the BPU backend when both are there."""
     from mobilenetv1_ros.core.backends.bpu import BpuBackend, import_pyeasy_dnn
     from mobilenetv1_ros.core.errors import BackendUnavailableError, ClassifierError
-    from mobilenetv1_ros.core.models import default_bpu_model
+    from mobilenetv1_ros.core.assets import default_bpu_model
 
     checks = []
     try:
@@ -250,7 +250,7 @@ class _Listener:
 
     def check(self, waited: float) -> Check:
         """Describe the topic: encoding, size, rate, publishers' QoS; ok when the node reads it."""
-        from mobilenetv1_ros.core.image import COMPRESSED_FORMATS, ENCODINGS
+        from mobilenetv1_ros.core.frames import COMPRESSED_FORMATS, ENCODINGS
 
         publishers = f'{len(self.publishers)} publisher(s) {", ".join(self.qos())}'
         data: dict[str, Any] = {'topic': self.name, 'type': self.kind, 'qos': self.qos(),

@@ -107,7 +107,7 @@ def _command(args: argparse.Namespace, specs: list[str]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Evaluate every model; exit 1 if any image could not be read."""
     from mobilenetv1_ros.core.labels import load_labels
-    from mobilenetv1_ros.core.models import default_labels_path
+    from mobilenetv1_ros.core.assets import default_labels_path
     from mobilenetv1_ros.perf.dataset import DatasetError, load_dataset
     from mobilenetv1_ros.perf.evaluation import evaluate, paired
     from mobilenetv1_ros.perf.machine import describe_machine, load_average, load_warning

@@ -38,12 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export one model, or make sure the cached defaults exist."""
-    from mobilenetv1_ros.core.export import export_onnx
-    from mobilenetv1_ros.core.models import default_onnx_model
+    from mobilenetv1_ros.export import export_onnx
+    from mobilenetv1_ros.export.cache import cached_onnx_model
 
     if args.default:
         for precision in ('int8', 'float32'):
-            print(f'{precision}: {default_onnx_model(precision)}')
+            print(f'{precision}: {cached_onnx_model(precision)}')
         return 0
     if args.output is None:
         raise SystemExit('mobilenetv1-ros export: error: --output is required (or --default)')

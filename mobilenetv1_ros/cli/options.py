@@ -1,12 +1,10 @@
-"""Pipeline options shared by every subcommand that classifies (one spelling everywhere)."""
+"""Pipeline arguments shared by every subcommand that classifies, rendered from one table."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mobilenetv1_ros.core.image import CROP_POLICIES, INTERPOLATIONS
-from mobilenetv1_ros.core.pipeline import ClassifierOptions
-from mobilenetv1_ros.core.postprocess import ACTIVATIONS
+from mobilenetv1_ros.options import PIPELINE_OPTIONS, ClassifierOptions
 
 if TYPE_CHECKING:
     import argparse
@@ -14,40 +12,38 @@ if TYPE_CHECKING:
 __all__ = ['add_pipeline_arguments', 'options_from_args']
 
 
-def add_pipeline_arguments(parser: argparse.ArgumentParser, *, top_k: int = 5) -> None:
-    """Add --backend, --model, --labels, --crop, --interpolation, --top-k, ... to `parser`."""
+def _metavar(name: str) -> str | None:
+    if name.endswith('_path'):
+        return 'PATH'
+    return {'top_k': 'K', 'score_threshold': 'SCORE', 'num_threads': 'N'}.get(name)
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser, *, top_k: int | None = None) -> None:
+    """Add --backend, --model, --labels, --crop, --interpolation, --top-k, ... to `parser`.
+
+    Args:
+        parser: The subcommand's parser.
+        top_k: A default for --top-k other than the table's.
+    """
     group = parser.add_argument_group('pipeline')
-    group.add_argument('--backend', default='auto', choices=['auto', 'bpu', 'onnx'],
-                       help='inference backend; auto = bpu where hobot_dnn imports, else onnx '
-                            '(default: %(default)s)')
-    group.add_argument('--model', dest='model_path', default=None, metavar='PATH',
-                       help='model file (.bin for bpu, .onnx for onnx); default: the bundled '
-                            'CPU model, or models/mobilenetv1_224x224_nv12.bin on the board')
-    group.add_argument('--precision', default='int8', choices=['int8', 'float32'],
-                       help='which bundled CPU model the onnx backend uses when --model is not '
-                            'given (default: %(default)s)')
-    group.add_argument('--labels', dest='labels_path', default=None, metavar='PATH',
-                       help='labels file: JSON list, one name per line, or synset words '
-                            '(default: the bundled ImageNet_1k.json)')
-    group.add_argument('--crop', default='center_crop', choices=CROP_POLICIES,
-                       help='framing of the image into the model input (default: %(default)s)')
-    group.add_argument('--interpolation', default='linear', choices=list(INTERPOLATIONS),
-                       help='resize interpolation (default: %(default)s)')
-    group.add_argument('--top-k', type=int, default=top_k, metavar='K',
-                       help='classes reported per image (default: %(default)s)')
-    group.add_argument('--threshold', type=float, default=0.0, metavar='SCORE',
-                       help='leave out classes scoring under this (default: %(default)s)')
-    group.add_argument('--activation', default='auto', choices=ACTIVATIONS,
-                       help='output activation: auto applies softmax unless the outputs are '
-                            'already probabilities (default: %(default)s)')
-    group.add_argument('--threads', type=int, default=0, metavar='N',
-                       help='CPU inference threads, 0 = runtime default (default: %(default)s)')
+    for spec in PIPELINE_OPTIONS:
+        default = spec.default
+        if spec.name == 'top_k' and top_k is not None:
+            default = top_k
+        kwargs: dict[str, object] = {'dest': spec.name, 'default': default,
+                                     'help': f'{spec.description} (default: %(default)s)'}
+        if spec.choices:
+            kwargs['choices'] = spec.choices
+        elif isinstance(spec.default, bool):
+            kwargs['action'] = 'store_true'
+        elif isinstance(spec.default, (int, float)):
+            kwargs['type'] = type(spec.default)
+        metavar = _metavar(spec.name)
+        if metavar:
+            kwargs['metavar'] = metavar
+        group.add_argument(spec.flag, **kwargs)  # type: ignore[arg-type]
 
 
 def options_from_args(args: argparse.Namespace) -> ClassifierOptions:
-    """Build the pipeline options from parsed pipeline arguments."""
-    return ClassifierOptions(
-        backend=args.backend, model_path=args.model_path, labels_path=args.labels_path,
-        crop=args.crop, interpolation=args.interpolation, top_k=args.top_k,
-        score_threshold=args.threshold, output_activation=args.activation,
-        num_threads=args.threads, backend_options={'precision': args.precision})
+    """Build the pipeline options from parsed pipeline arguments (checked against the table)."""
+    return ClassifierOptions.from_values(vars(args))

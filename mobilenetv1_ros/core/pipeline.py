@@ -1,14 +1,17 @@
-"""One classification pipeline shared by the node, the CLIs, the benchmark and the evaluation."""
+"""The one classification pipeline: frame -> NV12 -> backend -> top-k, with per-stage timing.
+
+The node, `classify`, `bag classify`, `bag benchmark`, `evaluate` and `benchmark` all run frames
+through a Classifier. `classify` does a whole frame in one call; a caller that converts and
+infers on different threads (the node) calls `prepare` on one and `finish` on the other, with
+the same stages and the same timers.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mobilenetv1_ros.core.backends import create_backend
-from mobilenetv1_ros.core.image import Preprocessor
-from mobilenetv1_ros.core.labels import Labels, load_labels
 from mobilenetv1_ros.core.postprocess import (
     Prediction,
     check_activation,
@@ -17,15 +20,29 @@ from mobilenetv1_ros.core.postprocess import (
     to_probabilities,
     top_k,
 )
+from mobilenetv1_ros.core.preprocess import Preprocessor
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
     from mobilenetv1_ros.core.backends import Backend
-    from mobilenetv1_ros.core.image import Frame
+    from mobilenetv1_ros.core.frames import Frame
+    from mobilenetv1_ros.core.labels import Labels
 
-__all__ = ['Classifier', 'ClassifierOptions', 'Result', 'StageTimes']
+__all__ = ['Classifier', 'Prepared', 'Result', 'StageTimes']
+
+
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1e3
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A frame converted to the backend's NV12 input, and what the conversion cost."""
+
+    nv12: npt.NDArray[np.uint8] = field(repr=False)
+    convert_ms: float
 
 
 @dataclass(frozen=True)
@@ -56,22 +73,6 @@ class Result:
         return self.predictions[0] if self.predictions else None
 
 
-@dataclass(frozen=True)
-class ClassifierOptions:
-    """Everything that selects and tunes a pipeline; defaults are the node's defaults."""
-
-    backend: str = 'auto'
-    model_path: str | None = None
-    labels_path: str | None = None
-    crop: str = 'center_crop'
-    interpolation: str = 'linear'
-    top_k: int = 5
-    score_threshold: float = 0.0
-    output_activation: str = 'auto'
-    num_threads: int = 0
-    backend_options: dict[str, Any] = field(default_factory=dict)
-
-
 class Classifier:
     """Frame in, top-k classes out: preprocess to NV12, run the backend, postprocess.
 
@@ -90,44 +91,45 @@ class Classifier:
         self.top_k = check_top_k(top_k)
         self.score_threshold = check_threshold(score_threshold)
 
-    @classmethod
-    def from_options(cls, options: ClassifierOptions) -> Classifier:
-        """Create the backend and load the labels the options name (None = bundled defaults).
+    def prepare(self, frame: Frame) -> Prepared:
+        """Convert a frame to the backend's NV12 input (the convert stage).
 
         Raises:
-            ConfigError, BackendUnavailableError, ModelError, LabelsError: as their names say;
-            every message names the value or file at fault.
+            ImageError: The frame cannot be converted.
         """
-        from mobilenetv1_ros.core.models import default_labels_path
+        start = time.perf_counter()
+        nv12 = self.preprocessor(frame)
+        return Prepared(nv12, _ms_since(start))
 
-        check_top_k(options.top_k)
-        check_threshold(options.score_threshold)
-        check_activation(options.output_activation)
-        Preprocessor(2, 2, options.crop, options.interpolation)
-        backend = create_backend(options.backend, options.model_path,
-                                 num_threads=options.num_threads, **options.backend_options)
-        try:
-            labels = load_labels(options.labels_path or default_labels_path(),
-                                 backend.num_classes)
-            return cls(backend, labels, crop=options.crop, interpolation=options.interpolation,
-                       top_k=options.top_k, score_threshold=options.score_threshold,
-                       output_activation=options.output_activation)
-        except Exception:
-            backend.close()
-            raise
+    def infer(self, nv12: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """Run the backend on one NV12 input and return its raw scores (the infer stage).
 
-    def preprocess(self, frame: Frame) -> npt.NDArray[np.uint8]:
-        """Convert a frame to the backend's NV12 input."""
-        return self.preprocessor(frame)
+        Raises:
+            BackendError: Inference failed.
+        """
+        return self.backend.infer(nv12)
 
-    def postprocess(self, scores: npt.NDArray[np.floating]) -> tuple[
+    def rank(self, scores: npt.NDArray[np.floating]) -> tuple[
             list[Prediction], npt.NDArray[np.float32]]:
-        """Turn backend scores into the top-k predictions (and the full probabilities)."""
+        """Turn scores into the top-k predictions and the full probabilities (postprocess)."""
         probabilities = to_probabilities(scores, self.output_activation)
         predictions = [Prediction(index, score, self.labels.name(index))
                        for index, score in top_k(probabilities, self.top_k,
                                                  self.score_threshold)]
         return predictions, probabilities
+
+    def finish(self, prepared: Prepared) -> Result:
+        """Infer and postprocess a prepared frame.
+
+        Raises:
+            BackendError: Inference failed.
+        """
+        start = time.perf_counter()
+        scores = self.infer(prepared.nv12)
+        inferred = time.perf_counter()
+        predictions, probabilities = self.rank(scores)
+        times = StageTimes(prepared.convert_ms, (inferred - start) * 1e3, _ms_since(inferred))
+        return Result(predictions, times, probabilities)
 
     def classify(self, frame: Frame) -> Result:
         """Classify one frame.
@@ -136,16 +138,12 @@ class Classifier:
             ImageError: The frame cannot be converted (the backend is not called).
             BackendError: Inference failed.
         """
-        start = time.perf_counter()
-        nv12 = self.preprocess(frame)
-        converted = time.perf_counter()
-        scores = self.backend.infer(nv12)
-        inferred = time.perf_counter()
-        predictions, probabilities = self.postprocess(scores)
-        done = time.perf_counter()
-        times = StageTimes((converted - start) * 1e3, (inferred - converted) * 1e3,
-                           (done - inferred) * 1e3)
-        return Result(predictions, times, probabilities)
+        return self.finish(self.prepare(frame))
+
+    def describe(self) -> str:
+        """One line: the backend, its model and the labels file."""
+        return (f'{self.backend.describe()}; {len(self.labels)} classes from '
+                f'{self.labels.source or "memory"}')
 
     def close(self) -> None:
         """Release the backend."""

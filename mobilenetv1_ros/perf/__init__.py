@@ -1,10 +1,6 @@
-"""Evaluation and benchmarking: accuracy on labeled images, latency, throughput, peers.
+"""Evaluation and measurement: accuracy, latency, throughput, peers, node load and storms.
 
-Everything here runs the core pipeline (mobilenetv1_ros.core) the node runs, so a number
-measured by these tools holds for the node. Only perf.endtoend imports rclpy, and only when
-the node's end-to-end latency is measured.
+Everything here runs the pipeline the node runs (mobilenetv1_ros.core through
+mobilenetv1_ros.loading), so a number measured by these tools holds for the node. The parts that
+measure a running node drive it through mobilenetv1_ros.harness.
 """
-
-from __future__ import annotations
-
-__all__: list[str] = []

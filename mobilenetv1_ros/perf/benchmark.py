@@ -20,11 +20,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 
-from mobilenetv1_ros.core.image import CompressedFrame, Preprocessor, RawFrame, bgr_to_nv12
+from mobilenetv1_ros.core.preprocess import Preprocessor
 from mobilenetv1_ros.core.errors import ConfigError
+from mobilenetv1_ros.harness.frames import make_frame
 from mobilenetv1_ros.perf.machine import latency_stats, pinned_to_one_core
 
 if TYPE_CHECKING:
@@ -32,28 +32,22 @@ if TYPE_CHECKING:
 
     import numpy.typing as npt
 
-    from mobilenetv1_ros.core.image import Frame
-    from mobilenetv1_ros.core.pipeline import ClassifierOptions
+    from mobilenetv1_ros.options import ClassifierOptions
     from mobilenetv1_ros.perf.subjects import Subject
 
 __all__ = [
     'BUDGETS',
-    'CONVERSION_ENCODINGS',
     'DEFAULT_SIZES',
     'PARALLEL_MODES',
     'Budget',
     'conversion_costs',
-    'default_image',
     'infer_latency',
-    'make_frame',
     'parse_size',
     'pipeline_latency',
     'postprocess_cost',
     'throughput',
 ]
 
-#: Encodings the conversion benchmark covers by default ('jpeg' is a CompressedFrame).
-CONVERSION_ENCODINGS = ('bgr8', 'rgb8', 'bgra8', 'mono8', 'nv12', 'yuyv', 'uyvy', 'jpeg')
 #: Frame sizes (width, height) measured by default.
 DEFAULT_SIZES = ((640, 480), (1280, 720), (1920, 1080))
 #: How throughput workers run.
@@ -94,51 +88,6 @@ def parse_size(text: str) -> tuple[int, int]:
     if min(size) <= 0:
         raise ConfigError(f'Frame size {text!r} must be positive')
     return size
-
-
-def default_image() -> tuple[npt.NDArray[np.uint8], str]:
-    """Return the photo frames are made from and its name.
-
-    The bundled 1080p test photo in a source tree; elsewhere a deterministic smooth pattern
-    (conversion cost does not depend on content; accuracy is measured by evaluate).
-    """
-    from mobilenetv1_ros.core.models import sample_images_dir
-
-    path = sample_images_dir() / 'cat_1080p.jpg'
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
-    if image is not None:
-        return image, str(path)
-    rows, cols = np.mgrid[0:1080, 0:1920].astype(np.float32)
-    pattern = np.stack([rows / 1080 * 255, cols / 1920 * 255,
-                        127.5 + 127.5 * np.sin((rows + cols) / 40)], axis=-1)
-    return pattern.astype(np.uint8), 'synthetic gradient 1920x1080'
-
-
-def make_frame(image: npt.NDArray[np.uint8], encoding: str, width: int, height: int) -> Frame:
-    """Resize a BGR photo to width x height and encode it the way a camera driver would.
-
-    Raises:
-        ConfigError: The encoding is not one of CONVERSION_ENCODINGS.
-    """
-    bgr = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    if encoding == 'jpeg':
-        ok, data = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        if not ok:
-            raise ConfigError(f'JPEG encoding of a {width}x{height} frame failed')
-        return CompressedFrame('jpeg', data.tobytes())
-    if encoding == 'nv12':
-        return RawFrame('nv12', width, height, width, bgr_to_nv12(bgr).tobytes())
-    codes = {'bgr8': None, 'rgb8': cv2.COLOR_BGR2RGB, 'bgra8': cv2.COLOR_BGR2BGRA,
-             'rgba8': cv2.COLOR_BGR2RGBA, 'mono8': cv2.COLOR_BGR2GRAY,
-             'yuyv': cv2.COLOR_BGR2YUV_YUY2, 'uyvy': cv2.COLOR_BGR2YUV_UYVY}
-    if encoding not in codes:
-        raise ConfigError(f'Encoding {encoding!r} is not one of: '
-                          f'{", ".join(CONVERSION_ENCODINGS)}')
-    code = codes[encoding]
-    pixels = bgr if code is None else cv2.cvtColor(bgr, code)
-    pixels = np.ascontiguousarray(pixels)
-    step = pixels.strides[0]
-    return RawFrame(encoding, width, height, step, pixels.tobytes())
 
 
 def _time_calls(call: Callable[[], object], iterations: int, warmup: int,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mobilenetv1_ros.core.errors import ConfigError
-from mobilenetv1_ros.loopback import isolate_ros
+from mobilenetv1_ros.harness.loopback import isolate_ros
 from mobilenetv1_ros.perf.machine import latency_stats
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from mobilenetv1_ros.core.pipeline import ClassifierOptions
+    from mobilenetv1_ros.options import ClassifierOptions
 
 __all__ = ['NAMESPACE', 'isolate_ros', 'measure_node', 'node_parameters']
 
@@ -103,7 +103,9 @@ def measure_node(spec: str, base: ClassifierOptions, image: npt.NDArray[np.uint8
     created_home = isolate_ros()
     try:
         try:
-            from mobilenetv1_ros.ros.client import ClassifierPeer, node_command, photo_frame
+            from mobilenetv1_ros.harness.peer import ClassifierPeer
+            from mobilenetv1_ros.harness.process import node_command
+            from mobilenetv1_ros.harness.frames import photo_frame
             from mobilenetv1_ros.ros.convert import frame_msg
         except ImportError as error:
             return {'skipped': f'rclpy or the ROS message packages do not import: {error}'}
@@ -134,7 +136,7 @@ def _measure(process: subprocess.Popen[bytes], log_path: Path, command: list[str
              frame_msg: Any) -> dict[str, Any]:
     from std_msgs.msg import Header
 
-    from mobilenetv1_ros.ros.client import stamp_from_ns
+    from mobilenetv1_ros.ros.convert import stamp_from_ns
 
     runs = []
     with peer_type(f'{NAMESPACE}/image', node_namespace=NAMESPACE, reliability='reliable',

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mobilenetv1_ros.cli.classify import read_image
+from mobilenetv1_ros.core.frames import read_image
 from mobilenetv1_ros.core.errors import ImageError
 from mobilenetv1_ros.progress import progress_bar
 

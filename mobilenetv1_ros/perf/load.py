@@ -32,7 +32,7 @@ from mobilenetv1_ros.perf.machine import latency_stats, load_average
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from mobilenetv1_ros.core.image import Frame
+    from mobilenetv1_ros.core.frames import Frame
 
 __all__ = [
     'DEFAULT_PHOTOS',
@@ -181,9 +181,9 @@ def _photo_paths(requested: Sequence[Path]) -> list[Path]:
         if missing:
             raise ConfigError(f'Image file {", ".join(missing)} does not exist')
         return [Path(path) for path in requested]
-    from mobilenetv1_ros.core.models import sample_images_dir
+    from mobilenetv1_ros.core.assets import photos_dir
 
-    paths = [sample_images_dir() / name for name in DEFAULT_PHOTOS]
+    paths = [photos_dir() / name for name in DEFAULT_PHOTOS]
     missing = [str(path) for path in paths if not path.is_file()]
     if missing:
         raise ConfigError(f'The bundled photos {", ".join(missing)} are missing; '
@@ -192,11 +192,12 @@ def _photo_paths(requested: Sequence[Path]) -> list[Path]:
 
 
 def _frames(settings: LoadSettings) -> list[tuple[str, Frame]]:
-    from mobilenetv1_ros.ros.client import photo_frame, read_photo
+    from mobilenetv1_ros.harness.frames import photo_frame
+    from mobilenetv1_ros.core.frames import read_image
 
     frames = []
     for path in _photo_paths(settings.photos):
-        frame = photo_frame(read_photo(path), settings.encoding, settings.width, settings.height)
+        frame = photo_frame(read_image(path), settings.encoding, settings.width, settings.height)
         frames.append((path.name, frame))
     return frames
 
@@ -213,7 +214,7 @@ class _Sender:
         self.publish_ms: list[float] = []
 
     def run_for(self, seconds: float, on_tick: Callable[[float], None] | None = None) -> None:
-        from mobilenetv1_ros.ros.client import stamp_from_ns
+        from mobilenetv1_ros.ros.convert import stamp_from_ns
 
         start = time.monotonic()
         end = start + seconds
@@ -316,7 +317,7 @@ def run_load(settings: LoadSettings, log: Callable[[str], None] | None = None) -
     Raises:
         ConfigError: Bad settings, photos not found, or the node did not come up.
     """
-    from mobilenetv1_ros.loopback import isolate_ros
+    from mobilenetv1_ros.harness.loopback import isolate_ros
 
     settings.check()
     say = log or (lambda message: None)
@@ -341,7 +342,8 @@ def _run(settings: LoadSettings, frames: list[tuple[str, Frame]],
          say: Callable[[str], None]) -> dict[str, Any]:
     from std_msgs.msg import Header
 
-    from mobilenetv1_ros.ros.client import ClassifierPeer, node_command
+    from mobilenetv1_ros.harness.peer import ClassifierPeer
+    from mobilenetv1_ros.harness.process import node_command
     from mobilenetv1_ros.ros.convert import frame_msg
 
     topic = settings.topic or f'{NAMESPACE}/image'

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from mobilenetv1_ros.core.image import CompressedFrame, RawFrame
+from mobilenetv1_ros.core.frames import CompressedFrame, RawFrame
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
 
-    from mobilenetv1_ros.core.image import Frame
+    from mobilenetv1_ros.core.frames import Frame
 
 __all__ = [
     'COMPRESSED_KINDS',

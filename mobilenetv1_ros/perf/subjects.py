@@ -18,23 +18,24 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
 
+from mobilenetv1_ros.export.builders import PRECISIONS
 from mobilenetv1_ros.core.errors import BackendUnavailableError, ConfigError, ModelError
-from mobilenetv1_ros.cli.classify import bgr_frame
-from mobilenetv1_ros.core.image import CENTER_CROP_FRACTION, Preprocessor
+from mobilenetv1_ros.core.frames import bgr_frame
+from mobilenetv1_ros.core.preprocess import CENTER_CROP_FRACTION, Preprocessor
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    from mobilenetv1_ros.core.pipeline import Classifier, ClassifierOptions
+    from mobilenetv1_ros.core.pipeline import Classifier
+    from mobilenetv1_ros.options import ClassifierOptions
 
 __all__ = [
     'PEER_NAMES',
-    'PRECISIONS',
     'LiteRTPeer',
     'PipelineSubject',
     'Subject',
@@ -45,7 +46,6 @@ __all__ = [
 #: Spec names that select the peer runtime.
 PEER_NAMES = ('litert',)
 #: Precision words an onnx spec may carry instead of a model path.
-PRECISIONS = ('int8', 'float32')
 
 
 class Subject(Protocol):
@@ -97,15 +97,15 @@ class PipelineSubject:
 
     def prepare(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         """Convert through the node's path: a bgr8 RawFrame to the backend's NV12."""
-        return self.classifier.preprocess(bgr_frame(image))
+        return self.classifier.prepare(bgr_frame(image)).nv12
 
     def infer(self, prepared: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """Run the backend."""
-        return self.classifier.backend.infer(prepared)
+        return self.classifier.infer(prepared)
 
     def probabilities(self, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Run the pipeline's postprocessing (probabilities and the top-k predictions)."""
-        return self.classifier.postprocess(scores)[1]
+        return self.classifier.rank(scores)[1]
 
     def describe(self) -> str:
         """Describe the backend."""
@@ -117,7 +117,7 @@ class PipelineSubject:
 
 
 def _bundled_tflite() -> tuple[Path, Path]:
-    from mobilenetv1_ros.core.models import bundled_tflite
+    from mobilenetv1_ros.core.assets import bundled_tflite
 
     return bundled_tflite()
 
@@ -245,9 +245,9 @@ def create_subject(spec: str, base: ClassifierOptions, num_threads: int | None =
         num_threads: Inference threads (None: base.num_threads; 0: the runtime's default).
 
     Raises:
-        ConfigError, BackendUnavailableError, ModelError: As Classifier.from_options.
+        ConfigError, BackendUnavailableError, ModelError: As loading.load_classifier.
     """
-    from mobilenetv1_ros.core.pipeline import Classifier
+    from mobilenetv1_ros.loading import choose_backend, load_classifier
 
     name, argument = parse_spec(spec)
     threads = base.num_threads if num_threads is None else num_threads
@@ -263,25 +263,19 @@ def create_subject(spec: str, base: ClassifierOptions, num_threads: int | None =
                                   '"litert:<extractor.tflite>,<head.tflite>"')
             paths = [Path(part) for part in parts]
         return LiteRTPeer(spec, paths[0], paths[1], threads)
-    backend_options: dict[str, Any] = dict(base.backend_options)
     model_path = base.model_path
-    precision = str(backend_options.get('precision', 'int8'))
+    precision = base.precision
     if argument in PRECISIONS:
-        backend_options['precision'] = precision = argument
-        model_path = None
+        precision = argument
+        model_path = ''
     elif argument:
         model_path = argument
         lowered = argument.lower()
         precision = ('float32' if 'float' in lowered else 'int8' if 'int8' in lowered
                      else 'unknown')
-    if name == 'bpu' or (name == 'auto' and model_path is None and _auto_is_bpu()):
-        precision = 'int8'
     options = dataclasses.replace(base, backend=name, model_path=model_path,
-                                  num_threads=threads, backend_options=backend_options)
-    return PipelineSubject(spec, Classifier.from_options(options), precision)
-
-
-def _auto_is_bpu() -> bool:
-    from mobilenetv1_ros.core.backends import resolve_auto
-
-    return resolve_auto() == 'bpu'
+                                  precision=precision if precision in PRECISIONS
+                                  else base.precision, num_threads=threads)
+    if choose_backend(options).backend == 'bpu':
+        precision = 'int8'
+    return PipelineSubject(spec, load_classifier(options), precision)

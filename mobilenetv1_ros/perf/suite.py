@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 
 from mobilenetv1_ros.core.errors import BackendUnavailableError
-from mobilenetv1_ros.core.pipeline import ClassifierOptions
+from mobilenetv1_ros.options import ClassifierOptions
 from mobilenetv1_ros.perf import benchmark as bench
 from mobilenetv1_ros.perf.machine import describe_machine, load_average, load_warning
 
@@ -80,19 +80,19 @@ class BenchmarkSettings:
 def _load_image(settings: BenchmarkSettings) -> tuple[npt.NDArray[np.uint8], str]:
     if settings.image is None:
         return bench.default_image()
-    from mobilenetv1_ros.cli.classify import read_image
+    from mobilenetv1_ros.core.frames import read_image
 
     return read_image(settings.image), str(settings.image)
 
 
 def _is_default_cpu_model(subject: Subject) -> bool:
     """Whether the subject runs the default CPU model (the bundled int8 ONNX export)."""
-    from mobilenetv1_ros.core.models import default_onnx_model
+    from mobilenetv1_ros.export.cache import cached_onnx_model
 
     classifier = getattr(subject, 'classifier', None)
     if subject.peer or classifier is None or classifier.backend.name != 'onnx':
         return False
-    return Path(classifier.backend.model_path) == default_onnx_model('int8')
+    return Path(classifier.backend.model_path) == cached_onnx_model('int8')
 
 
 def _measure_subject(spec: str, settings: BenchmarkSettings, image: npt.NDArray[np.uint8],
@@ -136,7 +136,7 @@ def _input_size(subject: Subject, prepared: npt.NDArray[np.uint8]) -> list[int]:
 def _accuracy(spec: str, settings: BenchmarkSettings,
               log: Callable[[str], None]) -> Evaluation:
     from mobilenetv1_ros.core.labels import load_labels
-    from mobilenetv1_ros.core.models import default_labels_path
+    from mobilenetv1_ros.core.assets import default_labels_path
     from mobilenetv1_ros.perf.dataset import load_dataset
     from mobilenetv1_ros.perf.evaluation import evaluate
     from mobilenetv1_ros.perf.subjects import create_subject
@@ -227,7 +227,7 @@ def run_benchmark(settings: BenchmarkSettings,
         ConfigError, BackendUnavailableError, ModelError: One of our subjects cannot be
             created (a peer whose runtime is missing is skipped and listed in 'skipped').
     """
-    from mobilenetv1_ros.core.models import bundled_tflite
+    from mobilenetv1_ros.core.assets import bundled_tflite
     from mobilenetv1_ros.perf.params import count_parameters
 
     say = log or (lambda message: print(message, file=sys.stderr, flush=True))

@@ -1,5 +1,5 @@
-"""The ROS 2 side of mobilenetv1_ros: parameters, QoS, message conversion, statistics.
+"""The ROS 2 node and its helpers: parameters, QoS, message conversion, statistics.
 
-`latest_frame`, `stats` and `params` are plain Python (no rclpy); `convert`, `qos` and `client`
-import ROS message packages and rclpy. The node itself is `mobilenetv1_ros.node`.
+`latest_frame` and `stats` are plain Python (no rclpy); the rest import rclpy or ROS message
+packages. `mobilenetv1_ros.node` is a shim so that `python -m mobilenetv1_ros.node` runs it.
 """

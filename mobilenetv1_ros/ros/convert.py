@@ -6,34 +6,39 @@ import array
 from typing import TYPE_CHECKING
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Classification, LabelInfo, ObjectHypothesis, VisionClass, VisionInfo
 
-from mobilenetv1_ros.core.image import CompressedFrame, RawFrame
+from mobilenetv1_ros.core.frames import CompressedFrame, RawFrame
+from mobilenetv1_ros.core.stamps import split_ns
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable
 
     import numpy.typing as npt
-    from builtin_interfaces.msg import Time
     from std_msgs.msg import Header
 
-    from mobilenetv1_ros.core.image import Frame
+    from mobilenetv1_ros.core.frames import Frame
     from mobilenetv1_ros.core.labels import Labels
     from mobilenetv1_ros.core.postprocess import Prediction
-    from mobilenetv1_ros.ros.stats import Snapshot
 
 __all__ = [
     'classification_msg',
-    'diagnostic_status',
     'frame_from_compressed',
     'frame_from_image',
     'frame_msg',
     'image_msg',
     'label_info_msg',
+    'stamp_from_ns',
     'vision_info_msg',
 ]
+
+
+def stamp_from_ns(nanoseconds: int) -> Time:
+    """Return a builtin_interfaces/Time of a nanosecond count."""
+    sec, nanosec = split_ns(nanoseconds)
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def frame_from_image(msg: Image) -> RawFrame:
@@ -118,48 +123,3 @@ def vision_info_msg(method: str, database_location: str, version: int,
                      database_version=version)
     msg.header.stamp = stamp
     return msg
-
-
-def _assess(snapshot: Snapshot, active: bool) -> tuple[bytes, str]:
-    if snapshot.new_failed:
-        reasons = ', '.join(sorted(snapshot.failed_by_reason))
-        return (DiagnosticStatus.ERROR,
-                f'inference failed on {snapshot.new_failed} frame(s): {reasons}')
-    if snapshot.new_rejected:
-        reasons = ', '.join(f'{reason} {count}'
-                            for reason, count in sorted(snapshot.rejected_by_reason.items()))
-        return DiagnosticStatus.WARN, f'{snapshot.new_rejected} frame(s) rejected ({reasons})'
-    if not active:
-        return DiagnosticStatus.OK, 'inactive'
-    if snapshot.seconds_since_input is None:
-        return DiagnosticStatus.OK, 'waiting for images'
-    return DiagnosticStatus.OK, f'{snapshot.output_rate_hz:.1f} results/s'
-
-
-def diagnostic_status(snapshot: Snapshot, *, name: str, hardware_id: str, active: bool,
-                      details: Sequence[tuple[str, str]] = ()) -> DiagnosticStatus:
-    """Build the node's DiagnosticStatus: level, summary, rates, counts and latencies.
-
-    ERROR while frames fail in the backend, WARN while frames are rejected, OK otherwise.
-    """
-    level, message = _assess(snapshot, active)
-    values = [
-        ('input_rate_hz', f'{snapshot.input_rate_hz:.2f}'),
-        ('output_rate_hz', f'{snapshot.output_rate_hz:.2f}'),
-        ('frames_received', str(snapshot.received)),
-        ('frames_classified', str(snapshot.classified)),
-        ('frames_dropped', str(snapshot.dropped)),
-        ('frames_rejected', str(snapshot.rejected)),
-        ('frames_failed', str(snapshot.failed)),
-        ('overlays_published', str(snapshot.overlays)),
-    ]
-    values += [(f'rejected.{reason}', str(count))
-               for reason, count in sorted(snapshot.rejected_by_reason.items())]
-    values += [(f'failed.{reason}', str(count))
-               for reason, count in sorted(snapshot.failed_by_reason.items())]
-    for stage, latency in snapshot.latency.items():
-        values.append((f'{stage}_ms_p50', f'{latency.p50_ms:.3f}'))
-        values.append((f'{stage}_ms_p95', f'{latency.p95_ms:.3f}'))
-    values += list(details)
-    return DiagnosticStatus(level=level, name=name, message=message, hardware_id=hardware_id,
-                            values=[KeyValue(key=key, value=value) for key, value in values])

@@ -14,8 +14,10 @@ __all__ = [
     'OVERLAY_QOS',
     'RESULTS_QOS',
     'IMAGE_QUEUE_DEPTH',
+    'RELIABILITY_OVERRIDES',
     'image_qos',
     'matched_reliability',
+    'choose_reliability',
     'reliability_override_name',
 ]
 
@@ -36,9 +38,8 @@ _POLICIES = {'reliable': ReliabilityPolicy.RELIABLE, 'best_effort': ReliabilityP
 
 
 #: DDS history of the image subscription. The callback moves every frame into the one-frame
-#: slot at once, so frames never wait here behind inference; the queue only absorbs a burst
-#: while the executor thread is busy. With depth 1, DDS overwrote frames the node never saw
-#: (48 of 90 at 8x camera rate), uncounted; with 10, each frame is classified or counted dropped.
+#: slot at once, so the queue only absorbs a burst while the executor thread is busy; with a
+#: depth of 1, DDS would overwrite frames the node never saw, uncounted.
 IMAGE_QUEUE_DEPTH = 10
 
 
@@ -71,3 +72,27 @@ def matched_reliability(publishers: Iterable[ReliabilityPolicy]) -> str | None:
 def reliability_override_name(topic: str) -> str:
     """Return the ROS-standard override parameter of a subscription's reliability."""
     return f'qos_overrides.{topic}.subscription.reliability'
+
+
+#: Values of a qos_overrides.<topic>.subscription.reliability parameter.
+RELIABILITY_OVERRIDES = ('auto', 'reliable', 'best_effort')
+
+
+def choose_reliability(override: str, requested: str, topic: str,
+                       publishers: Iterable[ReliabilityPolicy]) -> tuple[str, str, bool]:
+    """Return (reliability, why, whether to keep matching it to the publishers).
+
+    Args:
+        override: The qos_overrides parameter ('auto' when not set); wins when not 'auto'.
+        requested: The reliability parameter ('auto', 'reliable' or 'best_effort').
+        topic: The image topic, for the reason.
+        publishers: Reliability of each publisher on the topic now.
+    """
+    if override != 'auto':
+        return override, f'set by {reliability_override_name(topic)}', False
+    if requested != 'auto':
+        return requested, 'set by the reliability parameter', False
+    matched = matched_reliability(publishers)
+    if matched is None:
+        return 'best_effort', 'no publisher yet; matching the first ones', True
+    return matched, f'matched to the publishers on {topic}', True

@@ -12,7 +12,7 @@ from mobilenetv1_ros.bag.bagio import add_connection, open_writer
 from mobilenetv1_ros.bag.messages import typestore
 
 GOLDEN = Path(__file__).with_name('sample_golden.json')
-IMAGES = Path(__file__).resolve().parents[1] / 'resources' / 'images'
+IMAGES = Path(__file__).resolve().parents[2] / 'images'
 START_NS = 1_700_000_000_000_000_000
 
 

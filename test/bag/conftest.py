@@ -8,7 +8,8 @@ from typing import Iterator
 import pytest
 
 from mobilenetv1_ros.bag.sample import sample_bag
-from mobilenetv1_ros.core.pipeline import Classifier, ClassifierOptions
+from mobilenetv1_ros.core.pipeline import Classifier
+from mobilenetv1_ros.options import ClassifierOptions
 
 
 @pytest.fixture(scope='session')

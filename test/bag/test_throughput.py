@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 
 from mobilenetv1_ros.bag.benchmark import run_benchmark
-from mobilenetv1_ros.core.pipeline import Classifier, ClassifierOptions
+from mobilenetv1_ros.core.pipeline import Classifier
+from mobilenetv1_ros.options import ClassifierOptions
 
 MIN_RATIO = 0.9
 ATTEMPTS = 3

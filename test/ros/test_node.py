@@ -23,15 +23,11 @@ from pathlib import Path
 
 from rcl_interfaces.msg import ParameterType
 
-from mobilenetv1_ros.core.image import RawFrame
-from mobilenetv1_ros.ros.client import (
-    ClassifierPeer,
-    NodeProcess,
-    node_command,
-    photo_frame,
-    publish_every,
-    read_photo,
-)
+from mobilenetv1_ros.core.frames import RawFrame
+from mobilenetv1_ros.harness.peer import ClassifierPeer, publish_every
+from mobilenetv1_ros.harness.process import NodeProcess, node_command
+from mobilenetv1_ros.harness.frames import photo_frame
+from mobilenetv1_ros.core.frames import read_image
 from mobilenetv1_ros.ros.params import CLASS_LABELS, NODE_NAME, PARAMETERS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,7 +45,7 @@ RAW_ENCODINGS = ('nv12', 'bgr8', 'rgb8', 'bgra8', 'rgba8', 'mono8', '8uc1', 'yuy
 
 @pytest.fixture(scope='module')
 def photos(images_dir):
-    return {name: read_photo(images_dir / name)
+    return {name: read_image(images_dir / name)
             for name in (*PHOTOS, 'cat_720p.jpg', 'hot_dog.jpg')}
 
 
@@ -190,7 +186,7 @@ def test_overlay_is_computed_only_while_subscribed(node, peer, photos):
     assert stamp is not None
     import numpy as np
 
-    from mobilenetv1_ros.core.image import frame_to_bgr
+    from mobilenetv1_ros.core.frames import frame_to_bgr
     pixels = np.frombuffer(overlay.data, np.uint8).reshape(frame.height, frame.width, 3)
     original = frame_to_bgr(frame)
     changed = np.any(pixels != original, axis=2)

@@ -22,15 +22,11 @@ except ImportError as exc:
 
 from pathlib import Path
 
-from mobilenetv1_ros.core.image import CompressedFrame
-from mobilenetv1_ros.ros.client import (
-    ClassifierPeer,
-    NodeProcess,
-    node_command,
-    photo_frame,
-    publish_every,
-    read_photo,
-)
+from mobilenetv1_ros.core.frames import CompressedFrame
+from mobilenetv1_ros.harness.peer import ClassifierPeer, publish_every
+from mobilenetv1_ros.harness.process import NodeProcess, node_command
+from mobilenetv1_ros.harness.frames import photo_frame
+from mobilenetv1_ros.core.frames import read_image
 from mobilenetv1_ros.ros.params import NODE_NAME
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +39,7 @@ CAT_CLASSES = range(281, 286)
 
 @pytest.fixture(scope='module')
 def photos(images_dir):
-    return {name: read_photo(images_dir / name)
+    return {name: read_image(images_dir / name)
             for name in ('bulbul.JPEG', 'parrot.jpg', 'cat_720p.jpg')}
 
 

@@ -23,7 +23,9 @@ except ImportError as exc:
           'test/unit/test_launch_static.py checks it statically', file=sys.stderr)
     pytest.skip(f'launch/launch_ros/rclpy are not importable ({exc})', allow_module_level=True)
 
-from mobilenetv1_ros.ros.client import ClassifierPeer, photo_frame, read_photo
+from mobilenetv1_ros.harness.peer import ClassifierPeer
+from mobilenetv1_ros.harness.frames import photo_frame
+from mobilenetv1_ros.core.frames import read_image
 from mobilenetv1_ros.ros.params import NODE_NAME
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,7 +67,7 @@ def test_launch_file_starts_the_node_with_its_arguments(ros_env, tmp_path, image
             # backend from the launch argument, the rest from the installed params file
             assert peer.get_parameters(node, ['backend', 'top_k', 'crop']) == \
                 ['onnx', 5, 'center_crop']
-            stamp = peer.publish(photo_frame(read_photo(images_dir / 'bulbul.JPEG'), 'nv12'))
+            stamp = peer.publish(photo_frame(read_image(images_dir / 'bulbul.JPEG'), 'nv12'))
             result = peer.wait_result(stamp, 10.0)
             assert result is not None and result.results[0].class_id == '16'
         finally:

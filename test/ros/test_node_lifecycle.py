@@ -16,13 +16,10 @@ except ImportError as exc:
 
 from pathlib import Path
 
-from mobilenetv1_ros.ros.client import (
-    ClassifierPeer,
-    NodeProcess,
-    node_command,
-    photo_frame,
-    read_photo,
-)
+from mobilenetv1_ros.harness.peer import ClassifierPeer
+from mobilenetv1_ros.harness.process import NodeProcess, node_command
+from mobilenetv1_ros.harness.frames import photo_frame
+from mobilenetv1_ros.core.frames import read_image
 from mobilenetv1_ros.ros.params import NODE_NAME
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,7 +63,7 @@ def test_a_parameter_of_the_wrong_type_exits_non_zero(node_env, tmp_path):
 
 
 def test_transitions_driven_by_a_lifecycle_manager(node_env, tmp_path, images_dir):
-    frame = photo_frame(read_photo(images_dir / 'bulbul.JPEG'), 'nv12')
+    frame = photo_frame(read_image(images_dir / 'bulbul.JPEG'), 'nv12')
     with ClassifierPeer(TOPIC) as peer:
         process = NodeProcess(node_command({'autostart': False}, {'image': TOPIC}),
                               tmp_path / 'node.log', node_env, cwd=REPO)

@@ -17,10 +17,13 @@ import numpy as np
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, ReliabilityPolicy
 from std_msgs.msg import Header
 
-from mobilenetv1_ros.core.image import CompressedFrame, Preprocessor, RawFrame
+from mobilenetv1_ros.core.frames import CompressedFrame, RawFrame
+from mobilenetv1_ros.core.preprocess import Preprocessor
 from mobilenetv1_ros.core.labels import Labels
 from mobilenetv1_ros.core.postprocess import Prediction
-from mobilenetv1_ros.ros.client import FRAME_ENCODINGS, diagnostic_values, photo_frame, read_photo
+from mobilenetv1_ros.harness.frames import FRAME_ENCODINGS, photo_frame
+from mobilenetv1_ros.harness.peer import diagnostic_values
+from mobilenetv1_ros.core.frames import read_image
 from mobilenetv1_ros.ros.convert import (
     classification_msg,
     diagnostic_status,
@@ -147,7 +150,7 @@ def test_diagnostic_levels_follow_new_problems():
 
 @pytest.mark.parametrize('encoding', FRAME_ENCODINGS)
 def test_frames_survive_the_trip_through_messages_without_copies(images_dir, encoding):
-    photo = read_photo(images_dir / 'bulbul.JPEG')
+    photo = read_image(images_dir / 'bulbul.JPEG')
     frame = photo_frame(photo, encoding)
     msg = frame_msg(frame, Header(frame_id='cam'))
     assert msg.header.frame_id == 'cam'
@@ -190,7 +193,7 @@ def test_result_and_label_messages():
 
 
 def test_node_bench_finds_results_computed_from_superseded_frames():
-    from mobilenetv1_ros.tools.node_bench import RunResult
+    from mobilenetv1_ros.perf.node_bench import RunResult
 
     def run(result_offered, waits):
         count = len(result_offered)

@@ -29,14 +29,10 @@ except ImportError as exc:
 
 from diagnostic_msgs.msg import DiagnosticStatus
 
-from mobilenetv1_ros.ros.client import (
-    ClassifierPeer,
-    NodeProcess,
-    diagnostic_values,
-    node_command,
-    photo_frame,
-    read_photo,
-)
+from mobilenetv1_ros.harness.peer import ClassifierPeer, diagnostic_values
+from mobilenetv1_ros.harness.process import NodeProcess, node_command
+from mobilenetv1_ros.harness.frames import photo_frame
+from mobilenetv1_ros.core.frames import read_image
 from mobilenetv1_ros.ros.params import NODE_NAME
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,7 +63,7 @@ if switch != '-':
 
     threading.Thread(target=follow, name='forward_failure_switch', daemon=True).start()
 
-from mobilenetv1_ros.node import main
+from mobilenetv1_ros.ros.node import main
 
 code = main(['mobilenetv1_classifier', *sys.argv[3:]])
 threads = [t.name for t in threading.enumerate()
@@ -117,12 +113,12 @@ def launcher(tmp_path_factory):
 @pytest.fixture(scope='module')
 def onnx_model(node_env):
     """The exported CPU model the node runs by default (from the shared test cache)."""
-    from mobilenetv1_ros.core.models import CACHE_ENV, default_onnx_model
+    from mobilenetv1_ros.export.cache import CACHE_ENV, cached_onnx_model
 
     saved = os.environ.get(CACHE_ENV)
     os.environ[CACHE_ENV] = node_env['MOBILENETV1_ROS_CACHE']
     try:
-        return default_onnx_model('int8')
+        return cached_onnx_model('int8')
     finally:
         if saved is None:
             os.environ.pop(CACHE_ENV)
@@ -132,7 +128,7 @@ def onnx_model(node_env):
 
 @pytest.fixture(scope='module')
 def photo(images_dir):
-    return photo_frame(read_photo(images_dir / 'bulbul.JPEG'), 'nv12')
+    return photo_frame(read_image(images_dir / 'bulbul.JPEG'), 'nv12')
 
 
 def _launched(launcher, report, switch, parameters, remappings, namespace=''):

@@ -30,13 +30,10 @@ except ImportError as exc:
 
 from mobilenetv1_ros.perf.load import read_process
 from mobilenetv1_ros.perf.storm import bad_frames, interleave
-from mobilenetv1_ros.ros.client import (
-    ClassifierPeer,
-    NodeProcess,
-    node_command,
-    photo_frame,
-    read_photo,
-)
+from mobilenetv1_ros.harness.peer import ClassifierPeer
+from mobilenetv1_ros.harness.process import NodeProcess, node_command
+from mobilenetv1_ros.harness.frames import photo_frame
+from mobilenetv1_ros.core.frames import read_image
 
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 60.0
@@ -57,7 +54,7 @@ def node_env(ros_env, tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def photos(images_dir):
-    return {name: read_photo(images_dir / name) for name in PHOTOS}
+    return {name: read_image(images_dir / name) for name in PHOTOS}
 
 
 def _storm(peer, process, good, bad, spacing_s=0.0005):
@@ -180,7 +177,7 @@ def test_the_storm_generator_covers_every_kind_with_the_node_s_reasons():
         ImageError,
         UnsupportedEncodingError,
     )
-    from mobilenetv1_ros.core.image import Preprocessor
+    from mobilenetv1_ros.core.preprocess import Preprocessor
 
     reasons = {UnsupportedEncodingError: 'unsupported_encoding',
                ImageDecodeError: 'undecodable'}

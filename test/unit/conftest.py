@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mobilenetv1_ros.core.export import export_onnx
+from mobilenetv1_ros.export import export_onnx
 
 
 @pytest.fixture(scope='session')

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-IMAGES = Path(__file__).resolve().parents[1] / 'resources' / 'images'
+IMAGES = Path(__file__).resolve().parents[2] / 'images'
 SIZE = 224
 NV12_BYTES = SIZE * SIZE * 3 // 2
 #: Bundled photos and their ImageNet-1k classes.

@@ -16,16 +16,11 @@ import pytest
 
 from mobilenetv1_ros.cli import main
 from mobilenetv1_ros.core.errors import ConfigError
-from mobilenetv1_ros.core.image import CompressedFrame, Preprocessor, RawFrame, nv12_to_bgr
-from mobilenetv1_ros.core.pipeline import ClassifierOptions
-from mobilenetv1_ros.perf.benchmark import (
-    BUDGETS,
-    CONVERSION_ENCODINGS,
-    conversion_costs,
-    make_frame,
-    parse_size,
-    throughput,
-)
+from mobilenetv1_ros.core.frames import CompressedFrame, RawFrame, nv12_to_bgr
+from mobilenetv1_ros.core.preprocess import Preprocessor
+from mobilenetv1_ros.options import ClassifierOptions
+from mobilenetv1_ros.perf.benchmark import BUDGETS, conversion_costs, parse_size, throughput
+from mobilenetv1_ros.harness.frames import CONVERSION_ENCODINGS, make_frame
 from mobilenetv1_ros.perf.machine import (
     describe_machine,
     latency_stats,
@@ -37,7 +32,7 @@ from mobilenetv1_ros.perf.report import ZOO_COLUMNS, markdown_table
 from mobilenetv1_ros.perf.subjects import LiteRTPeer, create_subject, parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ROOT / 'test' / 'resources' / 'images'
+IMAGES = ROOT / 'images'
 EXTRACTOR = ROOT / 'models' / 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite'
 HEAD = ROOT / 'models' / 'mobilenet_quant_v1_224_head_layers.tflite'
 

@@ -20,11 +20,11 @@ from mobilenetv1_ros.core.errors import (
     ImageError,
     ModelError,
 )
-from mobilenetv1_ros.core.image import Preprocessor
+from mobilenetv1_ros.core.preprocess import Preprocessor
 
 ROOT = Path(__file__).resolve().parents[2]
 DOUBLES = ROOT / 'test' / 'doubles'
-IMAGES = ROOT / 'test' / 'resources' / 'images'
+IMAGES = ROOT / 'images'
 EXPECTED = {'bulbul.JPEG': 16, 'cat.bmp': 285, 'parrot.jpg': 88}
 RUNTIME_MODULES = ('hobot_dnn', 'hobot_dnn_rdkx5', 'hobot_dnn_double')
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from mobilenetv1_ros.cli import main
-from mobilenetv1_ros.cli.classify import bgr_frame, read_image
+from mobilenetv1_ros.core.frames import bgr_frame, read_image
 from mobilenetv1_ros.core.labels import load_labels
-from mobilenetv1_ros.core.pipeline import ClassifierOptions
+from mobilenetv1_ros.options import ClassifierOptions
 from mobilenetv1_ros.perf.dataset import (
     DatasetError,
     LabeledImage,
@@ -26,9 +26,9 @@ from mobilenetv1_ros.perf.evaluation import Evaluation, evaluate, paired
 from mobilenetv1_ros.perf.subjects import create_subject
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ROOT / 'test' / 'resources' / 'images'
+IMAGES = ROOT / 'images'
 LABELS = ROOT / 'models' / 'ImageNet_1k.json'
-#: The bundled photos and their ImageNet classes (test/resources/images/PROVENANCE.md).
+#: The bundled photos and their ImageNet classes (images/PROVENANCE.md).
 KNOWN = {'bulbul.JPEG': 16, 'bird.bmp': 19, 'cat.bmp': 285, 'parrot.jpg': 88,
          'hot_dog.jpg': 934}
 #: A photo given a wrong label on purpose: the cat is not a macaw.

@@ -13,8 +13,8 @@ import onnxruntime as ort
 import pytest
 
 from mobilenetv1_ros.core.errors import ConfigError, ModelError
-from mobilenetv1_ros.core.export import EXPORTER_VERSION, export_onnx
-from mobilenetv1_ros.core.models import bundled_tflite
+from mobilenetv1_ros.export import EXPORTER_VERSION, export_onnx
+from mobilenetv1_ros.core.assets import bundled_tflite
 from reference import IMAGES, NV12_BYTES, PHOTOS, SIZE, nv12_of, rgb_of_nv12
 
 

@@ -14,17 +14,17 @@ from mobilenetv1_ros.core.errors import (
     ImageError,
     UnsupportedEncodingError,
 )
-from mobilenetv1_ros.core.image import (
+from mobilenetv1_ros.core.frames import (
     ENCODINGS,
     CompressedFrame,
-    Preprocessor,
     RawFrame,
     bgr_to_nv12,
     frame_to_bgr,
     nv12_to_bgr,
 )
+from mobilenetv1_ros.core.preprocess import Preprocessor
 
-IMAGES = Path(__file__).resolve().parents[1] / 'resources' / 'images'
+IMAGES = Path(__file__).resolve().parents[2] / 'images'
 
 
 @pytest.fixture(scope='module')

@@ -7,14 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mobilenetv1_ros.core.errors import ImageError
-from mobilenetv1_ros.core.image import (
-    CROP_POLICIES,
-    ENCODINGS,
-    INTERPOLATIONS,
-    CompressedFrame,
-    Preprocessor,
-    RawFrame,
-)
+from mobilenetv1_ros.core.preprocess import CROP_POLICIES, INTERPOLATIONS, Preprocessor
+from mobilenetv1_ros.core.frames import ENCODINGS, CompressedFrame, RawFrame
 
 model_sides = st.integers(min_value=1, max_value=40).map(lambda n: 2 * n)
 

@@ -118,7 +118,7 @@ def test_starts_the_setup_py_executable_of_this_package(launch_tree, setup_entry
     assert package == setup_constants['PACKAGE']
     package_xml = (REPO / 'package.xml').read_text(encoding='utf-8')
     assert f'<name>{package}</name>' in package_xml
-    assert setup_entry_points[executable] == 'mobilenetv1_ros.node:main'
+    assert setup_entry_points[executable] == 'mobilenetv1_ros.ros.node:main'
     assert _value(_keyword(node, 'name'), constants) == NODE_NAME
 
 

@@ -18,7 +18,7 @@ from mobilenetv1_ros.core.backends import Backend, create_backend
 from mobilenetv1_ros.core.backends.onnx import OnnxBackend
 from mobilenetv1_ros.core.errors import (BackendError, BackendUnavailableError, ConfigError,
                                          ImageError, ModelError)
-from mobilenetv1_ros.core.export import export_onnx
+from mobilenetv1_ros.export import export_onnx
 from reference import IMAGES, NV12_BYTES, PHOTOS, SIZE, nv12_of
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,7 +126,7 @@ def test_default_model_is_exported_once_into_the_cache(cache: Path) -> None:
     assert 'int8' in path.name and path.suffix == '.onnx'
     assert backend.precision == 'int8'
     stamp = path.stat().st_mtime_ns
-    assert models.default_onnx_model('int8') == path
+    assert models.cached_onnx_model('int8') == path
     assert path.stat().st_mtime_ns == stamp
     floats = create_backend('onnx', None, precision='float32')
     assert floats.model_path.parent == cache and 'float32' in floats.model_path.name
@@ -138,13 +138,13 @@ def test_default_model_is_exported_once_into_the_cache(cache: Path) -> None:
 
 def test_changed_exporter_source_gives_a_new_cached_model(cache: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from mobilenetv1_ros.core import export
+    from mobilenetv1_ros import export
 
-    first = models.default_onnx_model('int8')
+    first = models.cached_onnx_model('int8')
     edited = tmp_path / 'export.py'
     edited.write_text(Path(export.__file__).read_text() + '\n# edited\n')
     monkeypatch.setattr(export, '__file__', str(edited))
-    second = models.default_onnx_model('int8')
+    second = models.cached_onnx_model('int8')
     assert second != first and second.parent == cache
     assert sorted(p.name for p in cache.iterdir()) == sorted([first.name, second.name])
 
@@ -155,7 +155,7 @@ def test_empty_model_path_means_default(cache: Path) -> None:
 
 def test_racing_exports_leave_one_complete_file(cache: Path) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
-        paths = list(pool.map(lambda _: models.default_onnx_model('int8'), range(4)))
+        paths = list(pool.map(lambda _: models.cached_onnx_model('int8'), range(4)))
     assert len(set(paths)) == 1
     assert [p.name for p in cache.iterdir()] == [paths[0].name]
     onnx.checker.check_model(onnx.load(str(paths[0])))
@@ -178,7 +178,7 @@ def test_unwritable_cache_is_a_model_error(tmp_path: Path,
     blocker.write_text('not a directory')
     monkeypatch.setenv('MOBILENETV1_ROS_CACHE', str(blocker / 'cache'))
     with pytest.raises(ModelError, match='cache'):
-        models.default_onnx_model('int8')
+        models.cached_onnx_model('int8')
 
 
 def test_bundled_files_are_found() -> None:

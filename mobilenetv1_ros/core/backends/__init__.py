@@ -1,7 +1,7 @@
 """Backend registry: names map to lazily imported implementations.
 
 Nothing here imports hobot_dnn or onnxruntime; a backend's module imports its runtime only
-when the backend is created.
+when the backend is created or asked whether its runtime imports.
 """
 
 from __future__ import annotations
@@ -14,61 +14,59 @@ from mobilenetv1_ros.core.errors import BackendUnavailableError, ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from pathlib import Path
 
 __all__ = ['BACKENDS', 'Backend', 'available_backends', 'create_backend', 'nv12_size',
-           'resolve_auto']
+           'runtime_available']
 
-#: Backend name -> 'module:factory'. The factory takes (model_path: str | None, **options).
+#: Backend name -> 'module:factory'. The factory takes (model_path, **options).
 BACKENDS: Mapping[str, str] = {
     'bpu': 'mobilenetv1_ros.core.backends.bpu:BpuBackend',
     'onnx': 'mobilenetv1_ros.core.backends.onnx:OnnxBackend',
 }
+#: Backend name -> 'module:function' that imports the backend's runtime or raises
+#: BackendUnavailableError.
+_RUNTIMES: Mapping[str, str] = {
+    'bpu': 'mobilenetv1_ros.core.backends.bpu:import_pyeasy_dnn',
+    'onnx': 'mobilenetv1_ros.core.backends.onnx:import_onnxruntime',
+}
 
 
-def _factory(name: str) -> Callable[..., Backend]:
-    module_name, _, attribute = BACKENDS[name].partition(':')
-    module = importlib.import_module(module_name)
-    factory: Callable[..., Backend] = getattr(module, attribute)
-    return factory
+def _attribute(reference: str) -> Any:
+    module_name, _, attribute = reference.partition(':')
+    return getattr(importlib.import_module(module_name), attribute)
 
 
-def _bpu_runtime_importable() -> bool:
-    from mobilenetv1_ros.core.backends import bpu
+def _check_name(name: str) -> None:
+    if name not in BACKENDS:
+        raise ConfigError(f'Backend {name!r} is not one of: {", ".join(BACKENDS)}')
 
+
+def runtime_available(name: str) -> bool:
+    """Return whether the runtime backend `name` needs imports on this machine.
+
+    Raises:
+        ConfigError: The name is not a registered backend.
+    """
+    _check_name(name)
     try:
-        bpu.import_pyeasy_dnn()
+        _attribute(_RUNTIMES[name])()
     except BackendUnavailableError:
         return False
     return True
 
 
-def resolve_auto() -> str:
-    """Return the backend 'auto' stands for here: 'bpu' where hobot_dnn imports, else 'onnx'."""
-    return 'bpu' if _bpu_runtime_importable() else 'onnx'
-
-
 def available_backends() -> dict[str, bool]:
     """Map every registered backend to whether its runtime imports on this machine."""
-    result = {}
-    for name in BACKENDS:
-        if name == 'bpu':
-            result[name] = _bpu_runtime_importable()
-        else:
-            try:
-                importlib.import_module('onnxruntime')
-            except ImportError:
-                result[name] = False
-            else:
-                result[name] = True
-    return result
+    return {name: runtime_available(name) for name in BACKENDS}
 
 
-def create_backend(name: str, model_path: str | None = None, **options: Any) -> Backend:
-    """Create a backend by registry name ('auto', 'bpu' or 'onnx').
+def create_backend(name: str, model_path: str | Path, **options: Any) -> Backend:
+    """Create a backend by registry name for a model file.
 
     Args:
-        name: Registry name; 'auto' picks 'bpu' where hobot_dnn imports, otherwise 'onnx'.
-        model_path: Model file; None selects the backend's default model.
+        name: A key of BACKENDS ('auto' is resolved by mobilenetv1_ros.loading).
+        model_path: The model file.
         **options: Backend-specific options (num_threads, providers, ...); options a backend
             does not take are ignored by it.
 
@@ -77,8 +75,6 @@ def create_backend(name: str, model_path: str | None = None, **options: Any) -> 
         BackendUnavailableError: The backend's runtime cannot be imported.
         ModelError: The model file is missing, unreadable or unsuitable.
     """
-    chosen = resolve_auto() if name == 'auto' else name
-    if chosen not in BACKENDS:
-        choices = ', '.join(['auto', *BACKENDS])
-        raise ConfigError(f'Backend {name!r} is not one of: {choices}')
-    return _factory(chosen)(model_path, **options)
+    _check_name(name)
+    factory: Callable[..., Backend] = _attribute(BACKENDS[name])
+    return factory(model_path, **options)

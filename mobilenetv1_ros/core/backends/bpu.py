@@ -157,7 +157,7 @@ class BpuBackend:
     """Runs an NV12-input classification model (.bin) on the BPU with hobot_dnn.
 
     Args:
-        model_path: The compiled model (.bin); None selects models.default_bpu_model().
+        model_path: The compiled model (.bin); mobilenetv1_ros.loading finds the default one.
         core_id: BPU core passed to forward (0: any; the X5 has one core).
         priority: Task priority passed to forward, 0..255.
         **_ignored: Options meant for other backends (num_threads, providers, ...).
@@ -170,16 +170,12 @@ class BpuBackend:
 
     name = 'bpu'
 
-    def __init__(self, model_path: str | Path | None = None, *, core_id: int = 0,
+    def __init__(self, model_path: str | Path, *, core_id: int = 0,
                  priority: int = 0, **_ignored: Any) -> None:
         if int(core_id) < 0:
             raise ConfigError(f'BPU core_id {core_id!r} must be 0 or positive')
         if int(priority) not in PRIORITY_RANGE:
             raise ConfigError(f'BPU priority {priority!r} must be within 0..255')
-        if model_path is None:
-            from mobilenetv1_ros.core.models import default_bpu_model
-
-            model_path = default_bpu_model()
         self.model_path = Path(model_path)
         self.core_id = int(core_id)
         self.priority = int(priority)

@@ -44,7 +44,7 @@ def _static_dims(shape: Sequence[Any]) -> tuple[int, ...] | None:
 
 
 class OnnxBackend:
-    """Runs an NV12-input classifier (as made by core.export) with ONNX Runtime.
+    """Runs an NV12-input classifier (as made by mobilenetv1_ros.export) with ONNX Runtime.
 
     Attributes:
         name: 'onnx'.
@@ -59,34 +59,27 @@ class OnnxBackend:
 
     name = 'onnx'
 
-    def __init__(self, model_path: str | None = None, *, num_threads: int = 0,
-                 providers: Sequence[str] | None = None, precision: str = 'int8',
-                 allow_spinning: bool = False, **_ignored: Any) -> None:
+    def __init__(self, model_path: str | Path, *, num_threads: int = 0,
+                 providers: Sequence[str] | None = None, allow_spinning: bool = False,
+                 **_ignored: Any) -> None:
         """Load the model and create the inference session.
 
         Args:
-            model_path: ONNX file; None or '' exports (once, then cached) the model of the
-                bundled weights in the given precision.
+            model_path: The ONNX file (mobilenetv1_ros.loading finds the default one).
             num_threads: Intra-op threads; 0 lets ONNX Runtime choose.
             providers: ONNX Runtime execution providers; None means CPU.
-            precision: Precision of the default model, 'int8' or 'float32'.
             allow_spinning: Let idle intra-op worker threads busy-wait for work. Off by
                 default: a node idles between frames, and spinning workers keep a core busy
                 through those gaps (a whole core at 30 frames/s) to save 0.3-2 ms a frame.
             **_ignored: Options meant for other backends.
 
         Raises:
-            ConfigError: A bad thread count, precision, spinning flag or execution provider.
+            ConfigError: A bad thread count, spinning flag or execution provider.
             BackendUnavailableError: onnxruntime cannot be imported.
             ModelError: The model is missing, cannot be loaded, or does not take one NV12 image.
         """
-        from mobilenetv1_ros.core.export import PRECISIONS
-        from mobilenetv1_ros.core.models import default_onnx_model
-
         if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
             raise ConfigError(f'Thread count {num_threads!r} is not an integer >= 0')
-        if precision not in PRECISIONS:
-            raise ConfigError(f'Precision {precision!r} is not one of: {", ".join(PRECISIONS)}')
         if not isinstance(allow_spinning, bool):
             raise ConfigError(f'Spinning flag {allow_spinning!r} is not a bool')
         ort = import_onnxruntime()
@@ -98,7 +91,7 @@ class OnnxBackend:
                                   f'available: {", ".join(available)}')
         self.num_threads = num_threads
         self.allow_spinning = allow_spinning
-        self.model_path = Path(model_path) if model_path else default_onnx_model(precision)
+        self.model_path = Path(model_path)
         if not self.model_path.is_file():
             raise ModelError(f'Model file {self.model_path!s} does not exist')
 

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from mobilenetv1_ros.core.backends import Backend
-    from mobilenetv1_ros.core.pipeline import Classifier, ClassifierOptions
+    from mobilenetv1_ros.core.pipeline import Classifier
+    from mobilenetv1_ros.options import ClassifierOptions
 
 __all__ = ['RunResult', 'SlowBackend', 'main', 'run_node']
 
@@ -78,12 +79,12 @@ def _serve(samples_path: Path, slow_ms: float, ros_args: Sequence[str]) -> int:
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
-    from mobilenetv1_ros.core.pipeline import Classifier
-    from mobilenetv1_ros.node import ClassifierNode
+    from mobilenetv1_ros.loading import load_classifier
+    from mobilenetv1_ros.ros.node import ClassifierNode
     from mobilenetv1_ros.ros.stats import STAGES
 
     def factory(options: ClassifierOptions) -> Classifier:
-        classifier = Classifier.from_options(options)
+        classifier = load_classifier(options)
         if slow_ms > 0:
             classifier.backend = SlowBackend(classifier.backend, slow_ms / 1e3)
         return classifier
@@ -183,7 +184,8 @@ def run_node(frame: Any, *, label: str, count: int, fps: float, warmup: int = 5,
 
     Node stage times of the warm-up frames are left out.
     """
-    from mobilenetv1_ros.ros.client import ClassifierPeer, node_command, publish_every
+    from mobilenetv1_ros.harness.peer import ClassifierPeer, publish_every
+    from mobilenetv1_ros.harness.process import node_command
 
     with tempfile.TemporaryDirectory(prefix='node_bench.') as tmp:
         samples_path = Path(tmp) / 'samples.json'
@@ -217,13 +219,14 @@ def run_node(frame: Any, *, label: str, count: int, fps: float, warmup: int = 5,
 
 
 def _frames() -> dict[str, Any]:
-    from mobilenetv1_ros.core.models import sample_images_dir
-    from mobilenetv1_ros.ros.client import photo_frame, read_photo
+    from mobilenetv1_ros.core.assets import photos_dir
+    from mobilenetv1_ros.harness.frames import photo_frame
+    from mobilenetv1_ros.core.frames import read_image
 
-    path = sample_images_dir() / PHOTO
+    path = photos_dir() / PHOTO
     if not path.is_file():
         raise SystemExit(f'node_bench: {path} not found')
-    photo = read_photo(path)
+    photo = read_image(path)
     return {'960x544 nv12': photo_frame(photo, 'nv12', 960, 544),
             '1920x1080 bgr8': photo_frame(photo, 'bgr8', 1920, 1080)}
 

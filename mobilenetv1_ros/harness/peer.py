@@ -1,26 +1,19 @@
-"""A peer of the classifier node for tests, the demo and the benchmark: camera in, results out.
+"""A peer of the classifier node for tests, the demo and the tools: camera in, results out.
 
 `ClassifierPeer` plays the camera (publishes frames on the node's input topic) and the robot
 (records every classification, label_info, vision_info, overlay and diagnostics message, with
 its arrival time). It runs in its own rclpy Context and executor thread, so it can live next to
-anything else in the process. `node_command` builds the command line that starts the node.
+anything else in the process.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import cv2
-import numpy as np
 import rclpy
-from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
@@ -43,163 +36,32 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Classification, LabelInfo, VisionInfo
 
-from mobilenetv1_ros.core.errors import ImageDecodeError
-from mobilenetv1_ros.core.image import CompressedFrame
-from mobilenetv1_ros.ros.convert import frame_msg
+from mobilenetv1_ros.core.stamps import stamp_ns
+from mobilenetv1_ros.ros.convert import frame_msg, stamp_from_ns
 from mobilenetv1_ros.ros.qos import LATCHED_QOS
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
-    import numpy.typing as npt
     from rclpy.publisher import Publisher
     from rclpy.subscription import Subscription
 
-    from mobilenetv1_ros.core.image import Frame
+    from mobilenetv1_ros.core.frames import Frame
 
 __all__ = [
-    'FRAME_ENCODINGS',
     'ClassifierPeer',
-    'NodeProcess',
     'Received',
     'diagnostic_values',
-    'node_command',
-    'photo_frame',
     'publish_every',
-    'read_photo',
-    'stamp_from_ns',
-    'stamp_ns',
 ]
 
 M = TypeVar('M')
 
-#: Encodings photo_frame makes: every raw encoding the core reads, plus compressed JPEG/PNG.
-FRAME_ENCODINGS = ('nv12', 'bgr8', 'rgb8', 'bgra8', 'rgba8', 'mono8', '8uc1', 'yuyv',
-                   'yuv422_yuy2', 'uyvy', 'yuv422', 'jpeg', 'png')
-_ALIASES = {'8uc1': 'mono8', 'yuv422_yuy2': 'yuyv', 'yuv422': 'uyvy'}
-
-
-def read_photo(path: str | Path) -> npt.NDArray[np.uint8]:
-    """Read an image file as a BGR array, or raise ImageDecodeError naming it."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ImageDecodeError(f'Image file {path} could not be read')
-    return image
-
-
-def photo_frame(bgr: npt.NDArray[np.uint8], encoding: str, width: int | None = None,
-                height: int | None = None) -> Frame:
-    """Encode a BGR photo as a camera would send it, at its size (cut to even) or the given one.
-
-    Args:
-        bgr: (H, W, 3) uint8 image.
-        encoding: One of FRAME_ENCODINGS.
-        width: Frame width, default the photo's (made even).
-        height: Frame height, default the photo's (made even).
-    """
-    from mobilenetv1_ros.perf.benchmark import make_frame
-
-    width = width or bgr.shape[1] - bgr.shape[1] % 2
-    height = height or bgr.shape[0] - bgr.shape[0] % 2
-    if encoding == 'png':
-        pixels = make_frame(bgr, 'bgr8', width, height).data
-        image = np.frombuffer(pixels, np.uint8).reshape(height, width, 3)
-        ok, data = cv2.imencode('.png', image)
-        if not ok:
-            raise ImageDecodeError(f'PNG encoding of a {width}x{height} frame failed')
-        return CompressedFrame('png', data.tobytes())
-    frame = make_frame(bgr, _ALIASES.get(encoding, encoding), width, height)
-    if encoding in _ALIASES:
-        frame = dataclasses.replace(frame, encoding=encoding)
-    return frame
-
-
-def stamp_from_ns(nanoseconds: int) -> Time:
-    """Return a builtin_interfaces/Time of a nanosecond count."""
-    return Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
-
-
-def stamp_ns(stamp: Time) -> int:
-    """Return a builtin_interfaces/Time in nanoseconds."""
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
 def diagnostic_values(status: DiagnosticStatus) -> dict[str, str]:
     """Return a DiagnosticStatus' key/values as a dict."""
     return {value.key: value.value for value in status.values}
-
-
-def _format_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    if isinstance(value, (list, tuple)):
-        return '[' + ', '.join(_format_value(item) for item in value) + ']'
-    if isinstance(value, str) and value == '':
-        return "''"
-    return str(value)
-
-
-def node_command(parameters: Mapping[str, Any] | None = None,
-                 remappings: Mapping[str, str] | None = None, *, namespace: str = '',
-                 params_file: str | Path | None = None, log_level: str | None = None,
-                 python: str = sys.executable) -> list[str]:
-    """Return the command that runs the classifier node with the given ROS arguments."""
-    command = [python, '-m', 'mobilenetv1_ros.node', '--ros-args']
-    if params_file is not None:
-        command += ['--params-file', str(params_file)]
-    for name, value in (parameters or {}).items():
-        command += ['-p', f'{name}:={_format_value(value)}']
-    for source, target in (remappings or {}).items():
-        command += ['-r', f'{source}:={target}']
-    if namespace:
-        command += ['-r', f'__ns:={namespace}']
-    if log_level:
-        command += ['--log-level', log_level]
-    return command
-
-
-class NodeProcess:
-    """The classifier node in a child process, its console output captured to a file.
-
-    Args:
-        command: From node_command().
-        log_path: File that receives the node's stdout and stderr.
-        env: Environment of the child (the ROS isolation variables included).
-        cwd: Working directory of the child.
-    """
-
-    def __init__(self, command: Sequence[str], log_path: str | Path,
-                 env: Mapping[str, str] | None = None, cwd: str | Path | None = None) -> None:
-        self.log_path = Path(log_path)
-        self._log = self.log_path.open('wb')
-        self.process = subprocess.Popen(list(command), env=None if env is None else dict(env),
-                                        cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT)
-
-    def log(self) -> str:
-        """Return what the node printed so far."""
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(encoding='utf-8', errors='replace')
-
-    def wait(self, timeout: float) -> int | None:
-        """Wait for the node to exit; return its exit code, None if it still runs."""
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def stop(self, sig: int = signal.SIGINT, timeout: float = 20.0) -> int:
-        """Send a signal and wait for the exit code; kill the node if it does not exit."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        code = self.wait(timeout)
-        if code is None:
-            self.process.send_signal(signal.SIGUSR1)  # the node dumps its threads' stacks
-            time.sleep(1.0)
-            self.process.kill()
-            code = self.process.wait()
-        self._log.close()
-        return code
 
 
 @dataclasses.dataclass(frozen=True)

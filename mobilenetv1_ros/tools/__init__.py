@@ -1,1 +1,0 @@
-"""Developer tools: benchmarks of the node and of the pipeline."""
