@@ -131,7 +131,7 @@ def check_bpu(model: str | None) -> list[Check]:
     """hobot_dnn and the board's model file, loaded by the BPU backend when both are there."""
     from mobilenetv1_ros.core.backends.bpu import BpuBackend, import_pyeasy_dnn
     from mobilenetv1_ros.core.errors import BackendUnavailableError, ClassifierError
-    from mobilenetv1_ros.core.assets import default_bpu_model
+    from mobilenetv1_ros.core.assets import find_bpu_model
 
     checks = []
     try:
@@ -142,11 +142,13 @@ def check_bpu(model: str | None) -> list[Check]:
         dnn = None
     else:
         checks.append(Check('hobot_dnn', True, f'{dnn.__name__} imports'))
-    path = Path(model) if model else default_bpu_model()
-    if not path.is_file():
-        checks.append(Check('bpu model', False, f'{path} does not exist',
-                            'download mobilenetv1_224x224_nv12.bin from the RDK model zoo and '
-                            'put it there, or pass model_path'))
+    search = find_bpu_model()
+    path = Path(model) if model else search.found
+    if path is None or not path.is_file():
+        tried = ', '.join(str(candidate) for candidate in ([path] if path else search.tried))
+        checks.append(Check('bpu model', False, f'not found (looked for {tried})',
+                            'the board image keeps mobilenetv1_224x224_nv12.bin in '
+                            '/opt/hobot/model/x5/basic; or pass model_path'))
     elif dnn is None:
         checks.append(Check('bpu model', True, f'{path} ({path.stat().st_size} bytes; not '
                                                'loaded: no hobot_dnn here)'))
@@ -173,10 +175,13 @@ def check_cpu() -> list[Check]:
                                          f'{", ".join(onnxruntime.get_available_providers())}')]
     from mobilenetv1_ros.core.backends import create_backend
     from mobilenetv1_ros.core.errors import ClassifierError
+    from mobilenetv1_ros.loading import choose_backend, model_for
+    from mobilenetv1_ros.options import ClassifierOptions
 
     try:
         start = time.perf_counter()
-        backend = create_backend('onnx')
+        options = ClassifierOptions(backend='onnx')
+        backend = create_backend('onnx', model_for(choose_backend(options), options))
         detail = f'{backend.describe()} (ready in {time.perf_counter() - start:.1f} s)'
         backend.close()
     except ClassifierError as error:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import argparse
 
+from mobilenetv1_ros.options import option
+
 __all__ = ['add_arguments', 'run']
 
 
@@ -21,15 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the export arguments."""
     parser.add_argument('-o', '--output', type=Path, default=None,
                         help='ONNX file to write (required unless --default)')
-    parser.add_argument('--precision', default='int8', choices=['int8', 'float32'],
-                        help='weights and activations precision (default: %(default)s)')
-    parser.add_argument('--chroma', default='bilinear', choices=['bilinear', 'nearest'],
-                        help='chroma upsampling inside the graph: bilinear from samples on the '
-                             "even pixels, or nearest neighbour as OpenCV's "
-                             'COLOR_YUV2RGB_NV12 (default: %(default)s)')
+    for name in ('precision', 'chroma'):
+        spec = option(name)
+        parser.add_argument(spec.flag, default=spec.default, choices=spec.choices,
+                            help=f'{spec.description} (default: %(default)s)')
     parser.add_argument('--default', action='store_true',
-                        help='build both cached default models (int8 and float32) if missing '
-                             'and print their paths')
+                        help='build the cached default models (every precision, the chosen '
+                             'chroma upsampling) if missing and print their paths')
     parser.add_argument('--extractor', type=Path, default=None,
                         help='feature-extractor TFLite file (default: the bundled one)')
     parser.add_argument('--head', type=Path, default=None,
@@ -38,12 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export one model, or make sure the cached defaults exist."""
-    from mobilenetv1_ros.export import export_onnx
+    from mobilenetv1_ros.export import PRECISIONS, export_onnx
     from mobilenetv1_ros.export.cache import cached_onnx_model
 
     if args.default:
-        for precision in ('int8', 'float32'):
-            print(f'{precision}: {cached_onnx_model(precision)}')
+        for precision in PRECISIONS:
+            print(f'{precision}: {cached_onnx_model(precision, args.chroma)}')
         return 0
     if args.output is None:
         raise SystemExit('mobilenetv1-ros export: error: --output is required (or --default)')

@@ -93,9 +93,8 @@ def _int8_weights(conv: Conv) -> _Int8Weights:
     Channels whose centered uint8 weights fit in [-127, 127] keep the TFLite scale and values
     exactly, so their integer accumulators equal TFLite's. The few wider ones (one or two per
     layer) are rescaled to fit. Keeping them exact would take nonzero weight zero points,
-    which onnxruntime's int8 convolutions run far slower (per-channel ones send its depthwise
-    convolutions to a path over 50x slower; one zero point per layer still costs about 40%),
-    for no measured accuracy gain.
+    which send onnxruntime's int8 convolutions (the depthwise ones above all) down much slower
+    paths, for no accuracy gain (docs/accuracy.md).
     """
     channels = conv.weight.shape[0]
     flat = conv.weight.reshape(channels, -1)

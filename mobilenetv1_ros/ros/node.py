@@ -425,7 +425,7 @@ class ClassifierNode(LifecycleNode):
             self.stats.dropped()
         self.stats.offered(converted)
         # Release the GIL for a moment: the inference thread starts now instead of after the
-        # executor has rebuilt its wait set (about 0.4 ms of Python).
+        # executor has rebuilt its wait set.
         time.sleep(0)
 
     def _work(self, slot: LatestSlot[_Pending], classifier: Classifier) -> None:
@@ -517,7 +517,7 @@ def main(args: list[str] | None = None) -> int:
             executor = SingleThreadedExecutor()
             executor.add_node(node)
             # A bounded wait re-checks the context twice a second, so a shutdown whose wake-up
-            # was missed still ends the loop (a node once hung for 20 s after SIGINT).
+            # was missed still ends the loop.
             while rclpy.ok(context=node.context):
                 executor.spin_once(timeout_sec=SPIN_PERIOD_S)
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -69,8 +69,8 @@ class OnnxBackend:
             num_threads: Intra-op threads; 0 lets ONNX Runtime choose.
             providers: ONNX Runtime execution providers; None means CPU.
             allow_spinning: Let idle intra-op worker threads busy-wait for work. Off by
-                default: a node idles between frames, and spinning workers keep a core busy
-                through those gaps (a whole core at 30 frames/s) to save 0.3-2 ms a frame.
+                default: a node idles between frames, and spinning workers would keep a core
+                busy through those gaps to save a little latency per frame.
             **_ignored: Options meant for other backends.
 
         Raises:
