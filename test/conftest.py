@@ -4,26 +4,33 @@ This module runs before any test module is imported, so the ROS variables below 
 before anything loads rclpy. When pytest runs under scripts/test.sh they are already set and
 only the discovery range is enforced; when pytest runs directly, a free ROS_DOMAIN_ID (1..100,
 reserved with the same lock files as scripts/test.sh) and a temporary ROS_HOME are chosen here.
+
+Layout: one directory per layer of the package (core, export, loading, ros, bag, harness, perf,
+cli, launch), test_architecture.py (import rules), test_types.py (mypy), test_lint.py (ruff).
+Repository paths and the photos' classes are in shared.py (importable, unlike conftest files);
+the fixtures below serve every directory; test/ros and test/bag/live skip without rclpy.
 """
 
 from __future__ import annotations
 
 import atexit
+import importlib
 import os
 from pathlib import Path
 import shutil
 import sys
 import tempfile
 import threading
-from typing import Any, Iterator
+from types import ModuleType
+from typing import Any, Callable, Iterator
 
 import pytest
+from shared import DOUBLES_DIR, IMAGES_DIR, KNOWN_PHOTOS, MISLABELED_PHOTO, REPO_ROOT
 
 from mobilenetv1_ros.harness.loopback import reserve_domain_id
 
-__all__ = ['ROS_ENV_KEYS', 'images_dir', 'repo_root', 'ros_env', 'ros_node']
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+__all__ = ['ROS_ENV_KEYS', 'dnn', 'exported', 'images_dir', 'make_bpu_model', 'no_bpu_runtime',
+           'node_env', 'photo_list', 'repo_root', 'ros_env', 'ros_node']
 
 #: Environment variables that isolate a DDS process; passed on by the `ros_env` fixture.
 ROS_ENV_KEYS = (
@@ -41,7 +48,7 @@ def _isolate_ros() -> None:
     os.environ['ROS_LOCALHOST_ONLY'] = '1'
     os.environ.pop('ROS_STATIC_PEERS', None)
     os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(
-        Path(__file__).resolve().parents[1] / 'scripts' / 'fastdds_loopback.xml')
+        REPO_ROOT / 'scripts' / 'fastdds_loopback.xml')
     if not os.environ.get('ROS_DOMAIN_ID'):
         os.environ['ROS_DOMAIN_ID'] = str(reserve_domain_id())
     if not os.environ.get('ROS_HOME'):
@@ -64,9 +71,9 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope='session')
-def images_dir(repo_root: Path) -> Path:
-    """Directory of the real test photos (images/)."""
-    return repo_root / 'images'
+def images_dir() -> Path:
+    """Directory of the bundled photos (images/)."""
+    return IMAGES_DIR
 
 
 @pytest.fixture(scope='session')
@@ -80,6 +87,19 @@ def ros_env() -> dict[str, str]:
     missing = [key for key in ROS_ENV_KEYS[:4] if not env.get(key)]
     assert not missing, f'ROS isolation variables {missing} are not set'
     return env
+
+
+@pytest.fixture(scope='session')
+def node_env(ros_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """`ros_env` for processes that run the package (a node, a command) from the work tree.
+
+    Adds a model cache shared by the whole session (the default CPU model is exported into it
+    once) and puts the work tree first on PYTHONPATH.
+    """
+    cache = tmp_path_factory.getbasetemp() / 'model-cache'
+    cache.mkdir(exist_ok=True)
+    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get('PYTHONPATH')]))
+    return {**ros_env, 'MOBILENETV1_ROS_CACHE': str(cache), 'PYTHONPATH': path}
 
 
 @pytest.fixture()
@@ -107,3 +127,73 @@ def ros_node(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 _NODE_NAME_TABLE = {ord(c): '_' for c in '[]-.:/ ,=+'}
+
+
+@pytest.fixture(scope='session')
+def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Both precisions of the NV12 ONNX model, exported once per test session."""
+    from mobilenetv1_ros.export import export_onnx
+
+    directory = tmp_path_factory.mktemp('export')
+    return {precision: export_onnx(directory / f'{precision}.onnx', precision)
+            for precision in ('float32', 'int8')}
+
+
+@pytest.fixture
+def photo_list(tmp_path: Path) -> Path:
+    """An evaluation list file of KNOWN_PHOTOS and MISLABELED_PHOTO, images in images/ beside it.
+
+    Lines use the './' prefix, spaces and a comma, as list files in the wild do.
+    """
+    images = tmp_path / 'images'
+    images.mkdir()
+    for name in [*KNOWN_PHOTOS, MISLABELED_PHOTO[0]]:
+        shutil.copy(IMAGES_DIR / name, images / name)
+    lines = ['# name class', *(f'./{name} {index}' for name, index in KNOWN_PHOTOS.items()), '',
+             f'{MISLABELED_PHOTO[0]},{MISLABELED_PHOTO[1]}']
+    path = tmp_path / 'val.txt'
+    path.write_text('\n'.join(lines) + '\n')
+    return path
+
+
+#: Top-level packages of the BPU runtime and of its test double.
+_BPU_RUNTIME_MODULES = ('hobot_dnn', 'hobot_dnn_rdkx5', 'hobot_dnn_double')
+
+
+def _forget_bpu_runtime() -> None:
+    for name in list(sys.modules):
+        if name.split('.')[0] in _BPU_RUNTIME_MODULES:
+            del sys.modules[name]
+
+
+@pytest.fixture
+def no_bpu_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Make sure neither pyeasy_dnn import path works, even on a board."""
+    _forget_bpu_runtime()
+    for package in _BPU_RUNTIME_MODULES[:2]:
+        monkeypatch.setitem(sys.modules, package, None)
+    yield
+    _forget_bpu_runtime()
+
+
+@pytest.fixture
+def dnn(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """Put the hobot_dnn test double on sys.path; return its implementation module.
+
+    Processes spawned by the test inherit sys.path, so they import the double too.
+    """
+    _forget_bpu_runtime()
+    monkeypatch.syspath_prepend(str(DOUBLES_DIR))
+    double = importlib.import_module('hobot_dnn_double')
+    double.STATE.reset()
+    yield double
+    double.STATE.reset()
+    _forget_bpu_runtime()
+
+
+@pytest.fixture
+def make_bpu_model(dnn: ModuleType, tmp_path: Path) -> Callable[..., Path]:
+    """Write a model file for the double; keyword arguments as dnn.write_model_file."""
+    def make(name: str = 'mobilenetv1_224x224_nv12.bin', **options: Any) -> Path:
+        return dnn.write_model_file(tmp_path / name, **options)
+    return make

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 import subprocess
 import sys
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
+from shared import REPO_ROOT
 
 
 def test_ruff_check() -> None:
     pytest.importorskip('ruff', reason='ruff is not installed (pip install ruff)')
     result = subprocess.run(
         [sys.executable, '-m', 'ruff', 'check', '--no-cache', '--config',
-         str(REPO / 'ruff.toml'), '--output-format', 'concise', '.'],
-        cwd=REPO, capture_output=True, text=True, timeout=120)
+         str(REPO_ROOT / 'ruff.toml'), '--output-format', 'concise', '.'],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
         pytest.fail(f'ruff check found problems:\n{result.stdout}{result.stderr}', pytrace=False)

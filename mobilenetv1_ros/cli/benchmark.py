@@ -16,22 +16,28 @@ Examples:
 
 from __future__ import annotations
 
-import json
-import shlex
+import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from mobilenetv1_ros.core.preprocess import CROP_POLICIES, INTERPOLATIONS
-from mobilenetv1_ros.harness.frames import CONVERSION_ENCODINGS
+from mobilenetv1_ros.cli.options import add_pipeline_arguments, options_from_args
+from mobilenetv1_ros.cli.output import add_output_arguments, command_line, emit, record_options
+from mobilenetv1_ros.core.compressed import COMPRESSED_FORMATS
+from mobilenetv1_ros.core.errors import ConfigError
+from mobilenetv1_ros.harness.frames import CONVERSION_ENCODINGS, FRAME_ENCODINGS
+from mobilenetv1_ros.loading import choose_backend
+from mobilenetv1_ros.options import PIPELINE_OPTIONS, ClassifierOptions
 from mobilenetv1_ros.perf.benchmark import DEFAULT_SIZES, parse_size
-
-if TYPE_CHECKING:
-    import argparse
+from mobilenetv1_ros.perf.report import benchmark_markdown
+from mobilenetv1_ros.perf.suite import BenchmarkSettings, run_benchmark
 
 __all__ = ['add_arguments', 'run']
 
 _SIZES = [f'{w}x{h}' for w, h in DEFAULT_SIZES]
+#: Pipeline options a --models spec chooses; the benchmark has no flags for them.
+_CHOSEN_BY_SPEC = ('backend', 'model_path', 'precision')
+#: Encodings the node end to end can be sent (raw images: the node subscribes to Image).
+_RAW_ENCODINGS = tuple(name for name in FRAME_ENCODINGS if name not in COMPRESSED_FORMATS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,71 +76,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help='seconds per throughput measurement (default: %(default)s)')
     how.add_argument('--quick', action='store_true',
                      help='tiny counts for a smoke run (numbers are not meaningful)')
-    how.add_argument('--crop', default='center_crop', choices=CROP_POLICIES,
-                     help='framing of the frame into the model input (default: %(default)s)')
-    how.add_argument('--interpolation', default='linear', choices=list(INTERPOLATIONS),
-                     help='resize interpolation (default: %(default)s)')
-    how.add_argument('--labels', dest='labels_path', default=None, metavar='PATH',
-                     help='labels file (default: the bundled ImageNet_1k.json)')
+    add_pipeline_arguments(parser, names=[spec.name for spec in PIPELINE_OPTIONS
+                                          if spec.name not in _CHOSEN_BY_SPEC])
     node = parser.add_argument_group('node end to end over DDS')
     node.add_argument('--end-to-end', action='store_true',
                       help='start the node and time image published -> classification received')
     node.add_argument('--e2e-sizes', nargs='+', default=_SIZES, metavar='WxH',
                       help='frame sizes published (default: %(default)s)')
     node.add_argument('--e2e-encodings', nargs='+', default=['bgr8', 'nv12'],
-                      choices=['bgr8', 'rgb8', 'nv12', 'mono8', 'yuyv', 'uyvy'],
+                      choices=_RAW_ENCODINGS,
                       metavar='ENCODING', help='encodings published (default: bgr8 nv12)')
     node.add_argument('--e2e-frames', type=int, default=50, metavar='N',
                       help='frames per size and encoding (default: %(default)s)')
     node.add_argument('--e2e-model', default='onnx:int8', metavar='SPEC',
                       help='model the node runs (default: %(default)s)')
     out = parser.add_argument_group('output')
-    out.add_argument('--json', action='store_true',
-                     help='print the JSON report instead of markdown')
-    out.add_argument('--save', type=Path, default=None, metavar='FILE',
-                     help='also write the JSON report to FILE')
+    add_output_arguments(out, 'report', json_help='print the JSON report instead of markdown')
+    record_options(parser)
     out.add_argument('--markdown', type=Path, default=None, metavar='FILE',
                      help='also write the markdown report to FILE')
 
 
 def _command(args: argparse.Namespace, models: list[str]) -> str:
     """Return a command line that repeats this benchmark."""
-    words = ['mobilenetv1-ros', 'benchmark', '--models', *models, '--peers', *args.peers]
-    if args.dataset is not None:
-        words += ['--dataset', str(args.dataset)]
-    if args.limit is not None:
-        words += ['--limit', str(args.limit)]
-    if args.quick:
-        words.append('--quick')
-    if args.end_to_end:
-        words.append('--end-to-end')
-    if args.workers is not None:
-        words += ['--workers', str(args.workers)]
-    if args.parallel != 'both':
-        words += ['--parallel', args.parallel]
-    return shlex.join(words)
+    return command_line(['mobilenetv1-ros', 'benchmark'],
+                        argparse.Namespace(**{**vars(args), 'models': models}))
+
+
+def _default_models() -> list[str]:
+    """Return the BPU model where the BPU runs, else the bundled CPU models."""
+    if choose_backend(ClassifierOptions()).backend == 'bpu':
+        return ['bpu']
+    return BenchmarkSettings().models
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print the report; exit 1 if a core budget was missed."""
-    from mobilenetv1_ros.loading import choose_backend
-    from mobilenetv1_ros.core.errors import ConfigError
-    from mobilenetv1_ros.options import ClassifierOptions
-    from mobilenetv1_ros.perf.report import benchmark_markdown
-    from mobilenetv1_ros.perf.suite import BenchmarkSettings, run_benchmark
-
     for name in ('iterations', 'warmup', 'e2e_frames'):
         if getattr(args, name) < (0 if name == 'warmup' else 1):
             raise ConfigError(f'--{name.replace("_", "-")} {getattr(args, name)} is too small')
     if args.duration <= 0 or any(threads < 1 for threads in args.latency_threads):
         raise ConfigError(f'--duration {args.duration} and --latency-threads '
                           f'{args.latency_threads} must be positive')
-    models = args.models or (['bpu'] if choose_backend(ClassifierOptions()).backend == 'bpu' else ['onnx:int8',
-                                                                       'onnx:float32'])
+    models = args.models or _default_models()
     settings = BenchmarkSettings(
-        models=models, peers=list(args.peers),
-        base=ClassifierOptions(crop=args.crop, interpolation=args.interpolation,
-                               labels_path=args.labels_path or ''),
+        models=models, peers=list(args.peers), base=options_from_args(args),
         threads=args.latency_threads,
         parallel=['threads', 'processes'] if args.parallel == 'both' else [args.parallel],
         iterations=args.iterations, warmup=args.warmup, duration=args.duration,
@@ -152,17 +138,10 @@ def run(args: argparse.Namespace) -> int:
         settings.e2e_frames = min(settings.e2e_frames, 5)
     report = run_benchmark(settings)
     markdown = benchmark_markdown(report)
-    if args.save is not None:
-        args.save.parent.mkdir(parents=True, exist_ok=True)
-        args.save.write_text(json.dumps(report, indent=2) + '\n', encoding='utf-8')
     if args.markdown is not None:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(markdown, encoding='utf-8')
-    if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        print()
-    else:
-        print(markdown, end='')
+    emit(args, report, lambda: print(markdown, end=''))
     if report['load']['warning']:
         print(f'warning: {report["load"]["warning"]}', file=sys.stderr)
     return 1 if any(budget['ok'] is False for budget in report['budgets']) else 0

@@ -31,10 +31,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mobilenetv1_ros.cli.options import add_pipeline_arguments
 from mobilenetv1_ros.core.errors import ConfigError
+from mobilenetv1_ros.core.stamps import stamp_ns
+from mobilenetv1_ros.harness.process import NodeProcess, node_command, wait_for_subscription
 
 if TYPE_CHECKING:
     import argparse
+
+    from vision_msgs.msg import Classification
+
+    from mobilenetv1_ros.bag.player import BagPlayer, PlayStats, Published
+    from mobilenetv1_ros.harness.peer import ClassifierPeer
 
 __all__ = ['add_arguments', 'run']
 
@@ -55,8 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--bag', type=Path, default=None, metavar='PATH',
                         help="replay this bag's image topics instead of the sample bag "
                              '(no expected classes then; --topics names its topics)')
-    parser.add_argument('--backend', default='auto', choices=['auto', 'bpu', 'onnx'],
-                        help='backend parameter of the node (default: %(default)s)')
+    add_pipeline_arguments(parser, names=('backend',))
     parser.add_argument('--timeout', type=float, default=60.0, metavar='S',
                         help='seconds to wait for the node to start (default: %(default)s)')
 
@@ -74,9 +81,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f'--rate {args.rate} must be positive')
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     os.environ.setdefault('ROS_LOCALHOST_ONLY', '1')
+    # Imported here: the peer loads rclpy and the bag tools rosbags; other subcommands do not.
     from mobilenetv1_ros.bag.sample import sample_bag
     from mobilenetv1_ros.harness.peer import ClassifierPeer
-    from mobilenetv1_ros.harness.process import NodeProcess, node_command
 
     if args.bag is None:
         print('[demo] sample bag (generated on first use): ', end='', flush=True)
@@ -118,21 +125,21 @@ class _Replay:
     """What was published (stamp -> wall time, topic) and the expected classes."""
 
     def __init__(self, expected: dict[tuple[str, int], dict[str, Any]]) -> None:
-        from mobilenetv1_ros.bag.messages import stamp_ns, typestore
+        from mobilenetv1_ros.bag.messages import typestore
 
         self._store = typestore()
-        self._stamp_ns = stamp_ns
         self.expected = expected
         self.sent: list[tuple[int, str, int]] = []
         self.lock = threading.Lock()
 
-    def on_publish(self, published: Any) -> None:
-        header = self._store.deserialize_cdr(published.data, published.msgtype).header
+    def on_publish(self, published: Published) -> None:
+        message: Any = self._store.deserialize_cdr(published.data, published.msgtype)
+        header = message.header
         with self.lock:
-            self.sent.append((self._stamp_ns(header), published.bag_topic, published.wall_ns))
+            self.sent.append((stamp_ns(header.stamp), published.bag_topic, published.wall_ns))
 
 
-def _replay(args: argparse.Namespace, peer: Any, node: Any, bag: Path,
+def _replay(args: argparse.Namespace, peer: ClassifierPeer, node: NodeProcess, bag: Path,
             topics: list[str]) -> int:
     from mobilenetv1_ros.bag.player import BagPlayer, PlayOptions
     from mobilenetv1_ros.bag.sample import expected_frames
@@ -150,16 +157,16 @@ def _replay(args: argparse.Namespace, peer: Any, node: Any, bag: Path,
         player.close()
 
 
-def _stream(args: argparse.Namespace, peer: Any, node: Any, player: Any, replay: _Replay,
-            topics: list[str]) -> int:
+def _stream(args: argparse.Namespace, peer: ClassifierPeer, node: NodeProcess,
+            player: BagPlayer, replay: _Replay, topics: list[str]) -> int:
     peer.subscribe_info()
-    if not peer.wait_for_node(args.timeout):
-        print(f'[demo] the node did not subscribe to {TOPIC} within {args.timeout:g} s:\n'
-              f'{node.log()}', file=sys.stderr)
+    try:
+        # Until the node has seen a reliable camera it listens best effort, which loses large
+        # frames; it switches within half a second.
+        wait_for_subscription(peer, node, args.timeout, 'reliable')
+    except ConfigError as error:
+        print(f'[demo] {error}\n{node.log()}', file=sys.stderr)
         return 1
-    # Until the node has seen a reliable camera it listens best effort, which loses large
-    # frames; it switches within half a second.
-    peer.wait_for(lambda: peer.node_reliability() == ['reliable'], 5.0)
     player.wait_for_subscribers(5.0)
     peer.wait_for(lambda: bool(peer.label_info), 5.0)
     names = [c.class_name for c in peer.label_info[-1].msg.class_map] if peer.label_info else []
@@ -168,7 +175,7 @@ def _stream(args: argparse.Namespace, peer: Any, node: Any, player: Any, replay:
             print(f'[demo] {line.split("]: ", 1)[-1]}')
     print(f'[demo] replaying {player.message_count} frames of {player.bag} '
           f'({", ".join(topics)}) onto {TOPIC} at {args.rate:g}x the recorded 30 fps')
-    stats: list[Any] = []
+    stats: list[PlayStats] = []
     thread = threading.Thread(target=lambda: stats.append(player.play()), name='demo-player')
     thread.start()
     printed: set[int] = set()
@@ -189,7 +196,7 @@ def _stream(args: argparse.Namespace, peer: Any, node: Any, player: Any, replay:
     return _summary(peer, replay, sent, diagnostics)
 
 
-def _describe(result: Any, names: list[str]) -> str:
+def _describe(result: Classification, names: list[str]) -> str:
     parts = []
     for hypothesis in result.results[:3]:
         index = int(hypothesis.class_id)
@@ -198,7 +205,7 @@ def _describe(result: Any, names: list[str]) -> str:
     return ' | '.join(parts)
 
 
-def _verdict(replay: _Replay, topic: str, stamp: int, result: Any) -> str:
+def _verdict(replay: _Replay, topic: str, stamp: int, result: Classification) -> str:
     expected = replay.expected.get((topic, stamp))
     if expected is None:
         return ''
@@ -206,7 +213,8 @@ def _verdict(replay: _Replay, topic: str, stamp: int, result: Any) -> str:
     return 'ok' if top == expected['class_id'] else f'EXPECTED {expected["label"]}'
 
 
-def _print_ready(peer: Any, replay: _Replay, printed: set[int], names: list[str]) -> None:
+def _print_ready(peer: ClassifierPeer, replay: _Replay, printed: set[int],
+                 names: list[str]) -> None:
     with replay.lock:
         sent = list(replay.sent)
     for index, (stamp, topic, _) in enumerate(sent, start=1):
@@ -219,7 +227,7 @@ def _print_ready(peer: Any, replay: _Replay, printed: set[int], names: list[str]
                   flush=True)
 
 
-def _summary(peer: Any, replay: _Replay, sent: list[tuple[int, str, int]],
+def _summary(peer: ClassifierPeer, replay: _Replay, sent: list[tuple[int, str, int]],
              diagnostics: dict[str, str]) -> int:
     results = {stamp: peer.results[stamp] for stamp, _, _ in sent if stamp in peer.results}
     latencies = [(results[stamp].wall_ns - wall) / 1e6 for stamp, _, wall in sent

@@ -19,17 +19,22 @@ Examples:
 
 from __future__ import annotations
 
-import json
-import shlex
+import argparse
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mobilenetv1_ros.cli.options import add_pipeline_arguments, options_from_args
+from mobilenetv1_ros.cli.output import add_output_arguments, command_line, emit, record_options
+from mobilenetv1_ros.core.assets import default_labels_path
+from mobilenetv1_ros.core.labels import load_labels
+from mobilenetv1_ros.perf.dataset import DatasetError, load_dataset
+from mobilenetv1_ros.perf.evaluation import evaluate, paired
+from mobilenetv1_ros.perf.machine import describe_machine, load_average, load_warning
+from mobilenetv1_ros.perf.report import comparison_markdown
+from mobilenetv1_ros.perf.subjects import create_subject
 
 if TYPE_CHECKING:
-    import argparse
-
     from mobilenetv1_ros.core.labels import Labels
     from mobilenetv1_ros.perf.evaluation import Evaluation
 
@@ -53,11 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--errors', type=int, default=10, metavar='N',
                         help='top-1 errors listed per model in the text output; all are in '
                              'the JSON (default: %(default)s)')
-    parser.add_argument('--json', action='store_true', help='print one JSON document')
-    parser.add_argument('--save', type=Path, default=None, metavar='FILE',
-                        help='also write the JSON document to FILE')
+    add_output_arguments(parser, 'results')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     add_pipeline_arguments(parser)
+    record_options(parser)
 
 
 def default_spec(args: argparse.Namespace) -> str:
@@ -71,8 +75,6 @@ def default_spec(args: argparse.Namespace) -> str:
 
 def _print_text(results: list[Evaluation], summaries: list[dict[str, Any]],
                 labels: Labels | None, errors: int) -> None:
-    from mobilenetv1_ros.perf.report import comparison_markdown
-
     print(comparison_markdown(summaries))
     for result in results:
         print(f'\n{result.name}: {result.description}')
@@ -92,27 +94,12 @@ def _print_text(results: list[Evaluation], summaries: list[dict[str, Any]],
 
 def _command(args: argparse.Namespace, specs: list[str]) -> str:
     """Return a command line that repeats this evaluation."""
-    words = ['mobilenetv1-ros', 'evaluate', str(args.dataset), '--models', *specs]
-    if args.limit is not None:
-        words += ['--limit', str(args.limit)]
-    if args.threads:
-        words += ['--threads', str(args.threads)]
-    if args.crop != 'center_crop':
-        words += ['--crop', args.crop]
-    if args.interpolation != 'linear':
-        words += ['--interpolation', args.interpolation]
-    return shlex.join(words)
+    return command_line(['mobilenetv1-ros', 'evaluate', str(args.dataset)],
+                        argparse.Namespace(**{**vars(args), 'models': specs}))
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate every model; exit 1 if any image could not be read."""
-    from mobilenetv1_ros.core.labels import load_labels
-    from mobilenetv1_ros.core.assets import default_labels_path
-    from mobilenetv1_ros.perf.dataset import DatasetError, load_dataset
-    from mobilenetv1_ros.perf.evaluation import evaluate, paired
-    from mobilenetv1_ros.perf.machine import describe_machine, load_average, load_warning
-    from mobilenetv1_ros.perf.subjects import create_subject
-
     if args.decode_workers < 1:
         raise DatasetError(f'Decode worker count {args.decode_workers} must be positive')
     base = options_from_args(args)
@@ -148,15 +135,12 @@ def run(args: argparse.Namespace) -> int:
         'load': {'start': load_start, 'end': load_end, 'warning': warning},
         'results': summaries,
     }
-    if args.save is not None:
-        args.save.parent.mkdir(parents=True, exist_ok=True)
-        args.save.write_text(json.dumps(document, indent=2) + '\n', encoding='utf-8')
-    if args.json:
-        json.dump(document, sys.stdout, indent=2)
-        print()
-    else:
+
+    def show_text() -> None:
         print(f'# {dataset.source} ({dataset.kind}, {len(dataset)} images)')
         _print_text(results, summaries, labels, args.errors)
+
+    emit(args, document, show_text)
     if warning:
         print(f'warning: {warning}', file=sys.stderr)
     return 1 if any(result.failures for result in results) else 0

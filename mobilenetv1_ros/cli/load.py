@@ -20,46 +20,49 @@ Examples:
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mobilenetv1_ros.cli.output import add_output_arguments, emit
 from mobilenetv1_ros.core.errors import ConfigError
+from mobilenetv1_ros.harness.frames import FRAME_ENCODINGS
 from mobilenetv1_ros.perf.benchmark import parse_size
+from mobilenetv1_ros.perf.load_settings import CAMERA_RELIABILITIES, DEFAULT_PHOTOS, LoadSettings
+from mobilenetv1_ros.perf.load_text import format_report
 
 if TYPE_CHECKING:
     import argparse
 
 __all__ = ['add_arguments', 'parse_parameter', 'run']
 
-ENCODINGS = ('bgr8', 'rgb8', 'bgra8', 'rgba8', 'mono8', 'nv12', 'yuyv', 'uyvy', 'jpeg', 'png')
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the load arguments."""
     frames = parser.add_argument_group('frames')
-    frames.add_argument('--size', default='1920x1080', metavar='WxH',
+    defaults = LoadSettings()
+    frames.add_argument('--size', default=f'{defaults.width}x{defaults.height}', metavar='WxH',
                         help='frame size (default: %(default)s)')
-    frames.add_argument('--encoding', default='bgr8', choices=ENCODINGS,
+    frames.add_argument('--encoding', default=defaults.encoding, choices=FRAME_ENCODINGS,
                         help='frame encoding; jpeg and png publish CompressedImage to a node '
                              'with input:=compressed (default: %(default)s)')
-    frames.add_argument('--fps', type=float, default=60.0,
+    frames.add_argument('--fps', type=float, default=defaults.fps,
                         help='frames per second (default: %(default)s)')
     frames.add_argument('--image', dest='photos', type=Path, action='append', default=[],
                         metavar='FILE',
                         help='photo to make frames of; repeat to alternate several (default: '
-                             'the bundled cat_1080p.jpg and hot_dog.jpg test photos)')
-    frames.add_argument('--reliability', default='reliable', choices=['reliable', 'best_effort'],
+                             f'the bundled {" and ".join(DEFAULT_PHOTOS)} test photos)')
+    frames.add_argument('--reliability', default=defaults.reliability,
+                        choices=CAMERA_RELIABILITIES,
                         help="the camera publisher's reliability (default: %(default)s)")
-    frames.add_argument('--depth', type=int, default=1,
+    frames.add_argument('--depth', type=int, default=defaults.depth,
                         help="the camera publisher's history depth (default: %(default)s)")
     timing = parser.add_argument_group('timing')
-    timing.add_argument('--duration', type=float, default=10.0, metavar='S',
+    timing.add_argument('--duration', type=float, default=defaults.duration, metavar='S',
                         help='seconds of measured load (default: %(default)s)')
-    timing.add_argument('--warmup', type=float, default=3.0, metavar='S',
+    timing.add_argument('--warmup', type=float, default=defaults.warmup, metavar='S',
                         help='seconds of load before the measurement (default: %(default)s)')
-    timing.add_argument('--interval', type=float, default=5.0, metavar='S',
+    timing.add_argument('--interval', type=float, default=defaults.interval, metavar='S',
                         help='seconds per row of the time series (default: %(default)s)')
     node = parser.add_argument_group('node')
     node.add_argument('--param', dest='parameters', action='append', default=[],
@@ -79,11 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     node.add_argument('--node-log', type=Path, default=None, metavar='FILE',
                       help="keep the started node's output in FILE")
     out = parser.add_argument_group('output')
-    out.add_argument('--rss-limit', type=float, default=20.0, metavar='MB',
+    out.add_argument('--rss-limit', type=float, default=defaults.rss_limit_mb, metavar='MB',
                      help='RSS growth allowed over the measurement (default: %(default)s)')
-    out.add_argument('--json', action='store_true', help='print the report as JSON')
-    out.add_argument('--save', type=Path, default=None, metavar='FILE',
-                     help='also write the JSON report to FILE')
+    add_output_arguments(out, 'report')
 
 
 def parse_parameter(text: str) -> tuple[str, Any]:
@@ -110,7 +111,8 @@ def parse_parameter(text: str) -> tuple[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the load, print the report; exit 1 when a check fails."""
-    from mobilenetv1_ros.perf.load import LoadSettings, format_report, run_load
+    # Imported here: the load tool needs rclpy, which the other subcommands do not.
+    from mobilenetv1_ros.perf.load import run_load
 
     width, height = parse_size(args.size)
     settings = LoadSettings(
@@ -122,14 +124,7 @@ def run(args: argparse.Namespace) -> int:
         rss_limit_mb=args.rss_limit, dds_profile=args.dds_profile)
     report = run_load(settings, log=lambda message: print(f'[load] {message}', file=sys.stderr,
                                                           flush=True))
-    if args.save is not None:
-        args.save.parent.mkdir(parents=True, exist_ok=True)
-        args.save.write_text(json.dumps(report, indent=2) + '\n', encoding='utf-8')
-    if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        print()
-    else:
-        print(format_report(report))
+    emit(args, report, lambda: print(format_report(report)))
     if args.node_pid is None and report['node'].get('exit_code') is None:
         raise ConfigError('The node did not stop')
     return 0 if all(check['ok'] for check in report['checks']) else 1

@@ -8,6 +8,7 @@ from mobilenetv1_ros.options import PIPELINE_OPTIONS, ClassifierOptions
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Collection
 
 __all__ = ['add_pipeline_arguments', 'options_from_args']
 
@@ -18,15 +19,20 @@ def _metavar(name: str) -> str | None:
     return {'top_k': 'K', 'score_threshold': 'SCORE', 'num_threads': 'N'}.get(name)
 
 
-def add_pipeline_arguments(parser: argparse.ArgumentParser, *, top_k: int | None = None) -> None:
+def add_pipeline_arguments(parser: argparse.ArgumentParser, *, top_k: int | None = None,
+                           names: Collection[str] | None = None) -> None:
     """Add --backend, --model, --labels, --crop, --interpolation, --top-k, ... to `parser`.
 
     Args:
         parser: The subcommand's parser.
         top_k: A default for --top-k other than the table's.
+        names: Only these options (by name), for a command where the others are chosen
+            another way; None: all of them.
     """
     group = parser.add_argument_group('pipeline')
     for spec in PIPELINE_OPTIONS:
+        if names is not None and spec.name not in names:
+            continue
         default = spec.default
         if spec.name == 'top_k' and top_k is not None:
             default = top_k

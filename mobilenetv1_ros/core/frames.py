@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Union
 import cv2
 import numpy as np
 
+from mobilenetv1_ros.core.compressed import COMPRESSED_FORMATS, DEFAULT_MAX_PIXELS, Buffer, decode
 from mobilenetv1_ros.core.errors import ImageDecodeError, ImageError, UnsupportedEncodingError
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ __all__ = [
     'as_bytes',
     'bgr_frame',
     'bgr_to_nv12',
+    'bgr_to_yuv422',
     'decode_compressed',
     'encoding_spec',
     'frame_rows',
@@ -42,7 +44,6 @@ __all__ = [
     'read_image',
 ]
 
-Buffer = Union[bytes, bytearray, memoryview, 'npt.NDArray[np.uint8]']
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,6 @@ ENCODINGS: Mapping[str, EncodingSpec] = {
     'yuv422': EncodingSpec('yuv422', 2, luma_first=False),
 }
 
-COMPRESSED_FORMATS = ('jpeg', 'jpg', 'png')
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,39 @@ def bgr_to_nv12(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     return i420_to_nv12(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), width, height)
 
 
+#: BT.601 limited-range coefficients of OpenCV's RGB->YUV 4:2:2 conversion (OpenCV >= 4.7,
+#: imgproc color_yuv.simd.hpp, RGB8toYUV422Invoker), 14-bit fixed point, in B, G, R order.
+#: Chroma is taken from the sum of the two pixels of a macro-pixel, so its weights are halved.
+_YUV422_SHIFT = 14
+_YUV422_LUMA = np.array([1606, 8258, 4211], dtype=np.int32)
+_YUV422_CHROMA = np.array([[3596, -582], [-2384, -3015], [-1212, 3596]], dtype=np.int32)
+
+
+def bgr_to_yuv422(image: npt.NDArray[np.uint8], luma_first: bool = True) -> npt.NDArray[np.uint8]:
+    """Pack a BGR image with an even width as YUYV (luma_first) or UYVY, (H, W * 2) uint8.
+
+    Byte for byte what cv2.COLOR_BGR2YUV_YUY2 / COLOR_BGR2YUV_UYVY give on OpenCV >= 4.7, in
+    numpy, because the board's OpenCV 4.5.4 has no BGR -> YUV 4:2:2 conversion. Every result
+    is within Y 16..235 and U/V 16..240, so nothing needs clipping.
+
+    Raises:
+        ImageError: The width is odd.
+    """
+    height, width = image.shape[:2]
+    if width % 2:
+        raise ImageError(f'Image width {width} is odd; YUV 4:2:2 needs an even width')
+    half = 1 << (_YUV422_SHIFT - 1)
+    luma = (image.astype(np.int32) @ _YUV422_LUMA + ((16 << _YUV422_SHIFT) + half)
+            ) >> _YUV422_SHIFT
+    pairs = image[:, 0::2].astype(np.int32) + image[:, 1::2]
+    chroma = (pairs @ _YUV422_CHROMA + ((128 << _YUV422_SHIFT) + half)) >> _YUV422_SHIFT
+    packed = np.empty((height, width // 2, 4), dtype=np.uint8)
+    luma_at, chroma_at = (0, 1) if luma_first else (1, 0)
+    packed[..., luma_at::2] = luma.reshape(height, width // 2, 2)
+    packed[..., chroma_at::2] = chroma
+    return packed.reshape(height, width * 2)
+
+
 def nv12_to_bgr(nv12: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:
     """Convert a packed NV12 buffer of the given size to a BGR image."""
     expected = width * height * 3 // 2
@@ -188,30 +221,23 @@ def nv12_to_bgr(nv12: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDA
     return cv2.cvtColor(nv12.reshape(height * 3 // 2, width), cv2.COLOR_YUV2BGR_NV12)
 
 
-def decode_compressed(frame: CompressedFrame) -> npt.NDArray[np.uint8]:
-    """Decode JPEG or PNG bytes to a BGR image.
+def decode_compressed(frame: CompressedFrame, *,
+                      max_pixels: int = DEFAULT_MAX_PIXELS) -> npt.NDArray[np.uint8]:
+    """Decode a JPEG or PNG frame to a full-size BGR image (strictly, after the size check).
 
     Raises:
         UnsupportedEncodingError: The format names neither JPEG nor PNG.
-        ImageDecodeError: The bytes do not decode.
+        ImageTooLargeError: The declared size is over max_pixels (nothing is decoded).
+        ImageDecodeError: The bytes are damaged, truncated or not JPEG/PNG.
     """
-    fmt = frame.format.lower()
-    if fmt and not any(name in fmt for name in COMPRESSED_FORMATS):
-        raise UnsupportedEncodingError(
-            f'Compressed format {frame.format!r} is not supported (jpeg or png)')
-    data = as_bytes(frame.data)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise ImageDecodeError(
-            f'Compressed image ({frame.format or "no format"}, {data.size} bytes) could not '
-            'be decoded')
-    return image
+    return decode(frame.data, frame.format, max_pixels=max_pixels).image
 
 
-def frame_to_bgr(frame: Frame) -> npt.NDArray[np.uint8]:
+def frame_to_bgr(frame: Frame, *,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> npt.NDArray[np.uint8]:
     """Return the whole frame as a BGR image (for overlays and saved pictures)."""
     if isinstance(frame, CompressedFrame):
-        return decode_compressed(frame)
+        return decode_compressed(frame, max_pixels=max_pixels)
     spec = encoding_spec(frame.encoding)
     rows = frame_rows(frame, spec)
     width, height = frame.width, frame.height
@@ -228,7 +254,12 @@ def frame_to_bgr(frame: Frame) -> npt.NDArray[np.uint8]:
         'mono8': cv2.COLOR_GRAY2BGR, '8uc1': cv2.COLOR_GRAY2BGR,
     }
     code = conversions.get(frame.encoding.lower())
-    return np.ascontiguousarray(image) if code is None else cv2.cvtColor(image, code)
+    if code is None:
+        return np.ascontiguousarray(image)
+    if (width, height) == (1, 1):
+        # OpenCV 4.5.4 rejects a 1x1 multi-channel array (opencv/opencv#21102): convert 1x2.
+        return cv2.cvtColor(np.repeat(image, 2, axis=1), code)[:, :1].copy()
+    return cv2.cvtColor(image, code)
 
 
 def read_image(path: Path) -> npt.NDArray[np.uint8]:

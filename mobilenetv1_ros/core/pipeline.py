@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mobilenetv1_ros.core.frames import CompressedFrame
 from mobilenetv1_ros.core.postprocess import (
     Prediction,
     check_activation,
@@ -39,10 +40,18 @@ def _ms_since(start: float) -> float:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A frame converted to the backend's NV12 input, and what the conversion cost."""
+    """A frame converted to the backend's NV12 input, and what the conversion cost.
+
+    Attributes:
+        nv12: The backend input.
+        convert_ms: Milliseconds the conversion took.
+        picture: For a compressed frame, the BGR picture it was decoded to (reduced in the DCT
+            domain where the framing allows), so that nothing decodes the frame twice.
+    """
 
     nv12: npt.NDArray[np.uint8] = field(repr=False)
     convert_ms: float
+    picture: npt.NDArray[np.uint8] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -98,8 +107,11 @@ class Classifier:
             ImageError: The frame cannot be converted.
         """
         start = time.perf_counter()
-        nv12 = self.preprocessor(frame)
-        return Prepared(nv12, _ms_since(start))
+        if isinstance(frame, CompressedFrame):
+            picture = self.preprocessor.decode(frame)
+            nv12 = self.preprocessor.from_bgr(picture)
+            return Prepared(nv12, _ms_since(start), picture)
+        return Prepared(self.preprocessor(frame), _ms_since(start))
 
     def infer(self, nv12: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """Run the backend on one NV12 input and return its raw scores (the infer stage).

@@ -8,16 +8,17 @@ layout with the small result converted to NV12 last.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
+from mobilenetv1_ros.core.compressed import DEFAULT_MAX_PIXELS, decode
 from mobilenetv1_ros.core.errors import ConfigError
 from mobilenetv1_ros.core.frames import (
     CompressedFrame,
-    decode_compressed,
     encoding_spec,
     frame_rows,
     i420_to_nv12,
@@ -115,10 +116,12 @@ class Preprocessor:
             'stretch' (whole frame resized, aspect ignored) or 'letterbox' (whole frame, aspect
             kept, padded with black).
         interpolation: 'linear' (default), 'area', 'nearest' or 'cubic'.
+        max_pixels: Largest declared width x height of a compressed frame that is decoded.
     """
 
     def __init__(self, width: int, height: int, crop: str = 'center_crop',
-                 interpolation: str = 'linear') -> None:
+                 interpolation: str = 'linear', *,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ConfigError(f'Model input size {width}x{height} must be positive and even')
         try:
@@ -129,9 +132,12 @@ class Preprocessor:
         if interpolation not in INTERPOLATIONS:
             raise ConfigError(f'Interpolation {interpolation!r} is not one of: '
                               f'{", ".join(INTERPOLATIONS)}')
+        if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+            raise ConfigError(f'Compressed pixel cap {max_pixels!r} is not a positive integer')
         self.width = width
         self.height = height
         self.interpolation = interpolation
+        self.max_pixels = max_pixels
         self._flag = INTERPOLATIONS[interpolation]
 
     @property
@@ -139,16 +145,40 @@ class Preprocessor:
         """Bytes of one model input."""
         return self.width * self.height * 3 // 2
 
+    @property
+    def min_decode_size(self) -> tuple[int, int]:
+        """The smallest (width, height) a compressed frame may be decoded at for this framing.
+
+        center_crop keeps CENTER_CROP_FRACTION of the shorter side, so the picture needs
+        size / CENTER_CROP_FRACTION pixels for the crop to cover the model input.
+        """
+        if self.crop is Crop.CENTER_CROP:
+            return (math.ceil(self.width / CENTER_CROP_FRACTION),
+                    math.ceil(self.height / CENTER_CROP_FRACTION))
+        return self.width, self.height
+
+    def decode(self, frame: CompressedFrame) -> npt.NDArray[np.uint8]:
+        """Decode a compressed frame to BGR, at the smallest DCT scale that keeps the framing.
+
+        Raises:
+            UnsupportedEncodingError: The format names neither JPEG nor PNG.
+            ImageTooLargeError: The declared size is over max_pixels (nothing is decoded).
+            ImageDecodeError: The bytes are damaged, truncated or not JPEG/PNG.
+        """
+        return decode(frame.data, frame.format, min_size=self.min_decode_size,
+                      max_pixels=self.max_pixels).image
+
     def __call__(self, frame: Frame) -> npt.NDArray[np.uint8]:
         """Convert one frame; return a new contiguous uint8 array of exactly nv12_size bytes.
 
         Raises:
             UnsupportedEncodingError: Unknown encoding or compressed format.
+            ImageTooLargeError: A compressed frame declares more than max_pixels.
             ImageDecodeError: Compressed bytes that do not decode.
             ImageError: Empty size, short step, wrong data length, odd NV12 sides.
         """
         if isinstance(frame, CompressedFrame):
-            return self.from_bgr(decode_compressed(frame))
+            return self.from_bgr(self.decode(frame))
         spec = encoding_spec(frame.encoding)
         rows = frame_rows(frame, spec)
         if spec.layout == 'nv12':
@@ -164,8 +194,13 @@ class Preprocessor:
         return self._from_packed(image, cv2.COLOR_BGR2YUV_I420)
 
     def _resize_into(self, src: npt.NDArray[np.uint8], dst: npt.NDArray[np.uint8]) -> None:
-        if src.shape[:2] == dst.shape[:2]:
+        # OpenCV 4.5.4 (the board's) rejects 1x1 multi-channel arrays as src or dst
+        # (opencv/opencv#21102), so those never reach cv2.resize. A single pixel resizes to
+        # itself everywhere with every interpolation.
+        if src.shape[:2] == dst.shape[:2] or src.shape[:2] == (1, 1):
             dst[...] = src
+        elif dst.shape[:2] == (1, 1):
+            dst[...] = cv2.resize(src, (1, 1), interpolation=self._flag).reshape(dst.shape)
         else:
             cv2.resize(src, (dst.shape[1], dst.shape[0]), dst=dst, interpolation=self._flag)
 
@@ -232,7 +267,8 @@ class Preprocessor:
             self._resize_into(region, canvas[box.y:box.y + box.height, box.x:box.x + box.width])
             small = canvas
         else:
-            small = cv2.resize(region, (self.width, self.height), interpolation=self._flag)
+            small = np.empty((self.height, self.width, *image.shape[2:]), dtype=np.uint8)
+            self._resize_into(region, small)
         if to_i420 is None:
             small = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
             to_i420 = cv2.COLOR_BGR2YUV_I420

@@ -10,7 +10,13 @@ import numpy as np
 
 from mobilenetv1_ros.core.assets import photos_dir
 from mobilenetv1_ros.core.errors import ConfigError, ImageDecodeError
-from mobilenetv1_ros.core.frames import CompressedFrame, RawFrame, bgr_to_nv12, read_image
+from mobilenetv1_ros.core.frames import (
+    CompressedFrame,
+    RawFrame,
+    bgr_to_nv12,
+    bgr_to_yuv422,
+    read_image,
+)
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -57,9 +63,11 @@ def make_frame(image: npt.NDArray[np.uint8], encoding: str, width: int, height: 
         return CompressedFrame('jpeg', data.tobytes())
     if encoding == 'nv12':
         return RawFrame('nv12', width, height, width, bgr_to_nv12(bgr).tobytes())
+    if encoding in ('yuyv', 'uyvy'):
+        packed = bgr_to_yuv422(bgr, luma_first=encoding == 'yuyv')
+        return RawFrame(encoding, width, height, width * 2, packed.tobytes())
     codes = {'bgr8': None, 'rgb8': cv2.COLOR_BGR2RGB, 'bgra8': cv2.COLOR_BGR2BGRA,
-             'rgba8': cv2.COLOR_BGR2RGBA, 'mono8': cv2.COLOR_BGR2GRAY,
-             'yuyv': cv2.COLOR_BGR2YUV_YUY2, 'uyvy': cv2.COLOR_BGR2YUV_UYVY}
+             'rgba8': cv2.COLOR_BGR2RGBA, 'mono8': cv2.COLOR_BGR2GRAY}
     if encoding not in codes:
         raise ConfigError(f'Encoding {encoding!r} is not one of: '
                           f'{", ".join(CONVERSION_ENCODINGS)}')

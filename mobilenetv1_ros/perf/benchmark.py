@@ -13,6 +13,7 @@ Measured stages:
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import threading
@@ -26,9 +27,12 @@ from mobilenetv1_ros.core.preprocess import Preprocessor
 from mobilenetv1_ros.core.errors import ConfigError
 from mobilenetv1_ros.harness.frames import make_frame
 from mobilenetv1_ros.perf.machine import latency_stats, pinned_to_one_core
+from mobilenetv1_ros.perf.subjects import create_subject
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    from multiprocessing.queues import Queue
 
     import numpy.typing as npt
 
@@ -123,7 +127,7 @@ def conversion_costs(image: npt.NDArray[np.uint8], encodings: Sequence[str],
         for encoding in encodings:
             for width, height in sizes:
                 frame = make_frame(image, encoding, width, height)
-                samples = _time_calls(lambda frame=frame: preprocessor(frame), iterations,
+                samples = _time_calls(functools.partial(preprocessor, frame), iterations,
                                       warmup, max_seconds)
                 records.append({'encoding': encoding, 'width': width, 'height': height,
                                 'model_size': list(model_size), 'core': core,
@@ -179,10 +183,9 @@ def _loop(subject: Subject, prepared: npt.NDArray[np.uint8], start: float,
 
 
 def _process_worker(spec: str, base: ClassifierOptions, image: npt.NDArray[np.uint8],
-                    ready: Any, go: Any, out: Any, duration: float) -> None:
+                    ready: Queue[str | None], go: Queue[float],
+                    out: Queue[tuple[int, list[float]]], duration: float) -> None:
     """Build a subject in a fresh process, signal ready, run from the shared start time."""
-    from mobilenetv1_ros.perf.subjects import create_subject
-
     try:
         subject = create_subject(spec, base, 1)
         prepared = subject.prepare(image)
@@ -200,8 +203,6 @@ def _process_worker(spec: str, base: ClassifierOptions, image: npt.NDArray[np.ui
 
 def _throughput_threads(spec: str, base: ClassifierOptions, image: npt.NDArray[np.uint8],
                         workers: int, duration: float) -> list[_WorkerResult]:
-    from mobilenetv1_ros.perf.subjects import create_subject
-
     subjects = [create_subject(spec, base, 1) for _ in range(workers)]
     try:
         inputs = [subject.prepare(image) for subject in subjects]
@@ -230,7 +231,9 @@ def _throughput_threads(spec: str, base: ClassifierOptions, image: npt.NDArray[n
 def _throughput_processes(spec: str, base: ClassifierOptions, image: npt.NDArray[np.uint8],
                           workers: int, duration: float) -> list[_WorkerResult]:
     context = multiprocessing.get_context('spawn')
-    ready, go, out = context.Queue(), context.Queue(), context.Queue()
+    ready: Queue[str | None] = context.Queue()
+    go: Queue[float] = context.Queue()
+    out: Queue[tuple[int, list[float]]] = context.Queue()
     processes = [context.Process(target=_process_worker,
                                  args=(spec, base, image, ready, go, out, duration),
                                  name=f'bench-{index}', daemon=True)

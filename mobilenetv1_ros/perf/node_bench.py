@@ -11,8 +11,8 @@ stage times, which the child writes when it stops.
    plus one frame period, and how many frames the node dropped to stay current.
 
 Examples:
-  python -m mobilenetv1_ros.tools.node_bench
-  python -m mobilenetv1_ros.tools.node_bench --frames 200 --json
+  python -m mobilenetv1_ros.perf.node_bench
+  python -m mobilenetv1_ros.perf.node_bench --frames 200 --json
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import argparse
 import bisect
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+
+from mobilenetv1_ros.core.assets import photos_dir
+from mobilenetv1_ros.core.frames import read_image
+from mobilenetv1_ros.harness.frames import photo_frame
+from mobilenetv1_ros.harness.peer import ClassifierPeer, publish_every
+from mobilenetv1_ros.harness.process import NodeProcess, node_command, wait_for_subscription
+from mobilenetv1_ros.loading import load_classifier
+from mobilenetv1_ros.ros.node import ClassifierNode
+from mobilenetv1_ros.ros.stats import STAGES
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -38,6 +47,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from mobilenetv1_ros.core.backends import Backend
+    from mobilenetv1_ros.core.frames import Frame
     from mobilenetv1_ros.core.pipeline import Classifier
     from mobilenetv1_ros.options import ClassifierOptions
 
@@ -46,6 +56,10 @@ __all__ = ['RunResult', 'SlowBackend', 'main', 'run_node']
 PHOTO = 'cat_1080p.jpg'
 OVERHEAD_LIMIT_MS = 1.0
 TOPIC = '/node_bench/image'
+#: The module the child runs: this one, with `serve`.
+_MODULE = 'mobilenetv1_ros.perf.node_bench'
+_START_TIMEOUT_S = 60.0
+_STOP_TIMEOUT_S = 30.0
 
 
 class SlowBackend:
@@ -76,13 +90,6 @@ class SlowBackend:
 
 def _serve(samples_path: Path, slow_ms: float, ros_args: Sequence[str]) -> int:
     """Child process: run the node until SIGINT, then write its per-frame stage times."""
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-
-    from mobilenetv1_ros.loading import load_classifier
-    from mobilenetv1_ros.ros.node import ClassifierNode
-    from mobilenetv1_ros.ros.stats import STAGES
-
     def factory(options: ClassifierOptions) -> Classifier:
         classifier = load_classifier(options)
         if slow_ms > 0:
@@ -178,33 +185,29 @@ class RunResult:
         return data
 
 
-def run_node(frame: Any, *, label: str, count: int, fps: float, warmup: int = 5,
+def run_node(frame: Frame, *, label: str, count: int, fps: float, warmup: int = 5,
              slow_ms: float = 0.0, env: dict[str, str] | None = None) -> RunResult:
     """Start the node, publish `warmup` + `count` copies of a frame at `fps`, collect results.
 
     Node stage times of the warm-up frames are left out.
     """
-    from mobilenetv1_ros.harness.peer import ClassifierPeer, publish_every
-    from mobilenetv1_ros.harness.process import node_command
-
     with tempfile.TemporaryDirectory(prefix='node_bench.') as tmp:
         samples_path = Path(tmp) / 'samples.json'
-        command = node_command({'publish_overlay': False}, {'image': TOPIC})
-        command[1:3] = ['-m', 'mobilenetv1_ros.tools.node_bench', 'serve',
-                        '--samples', str(samples_path), '--slow-ms', str(slow_ms)]
+        command = node_command({'publish_overlay': False}, {'image': TOPIC},
+                               module=_MODULE,
+                               module_args=['serve', '--samples', str(samples_path),
+                                            '--slow-ms', str(slow_ms)])
         with ClassifierPeer(TOPIC, name='node_bench_camera') as peer:
-            child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+            node = NodeProcess(command, Path(tmp) / 'node.log', env)
             try:
-                if not peer.wait_for_node(60.0):
-                    raise RuntimeError(f'The node did not subscribe to {TOPIC} within 60 s')
+                wait_for_subscription(peer, node, _START_TIMEOUT_S)
                 warm = publish_every(peer, [frame] * warmup, 1.0 / min(fps, 5.0))
                 peer.wait_for(lambda: warm[-1] in peer.results, 10.0)
                 stamps = publish_every(peer, [frame] * count, 1.0 / fps)
                 peer.wait_for(lambda: stamps[-1] in peer.results, 5.0)
                 time.sleep(0.5)
             finally:
-                child.send_signal(signal.SIGINT)
-                child.wait(30)
+                node.stop(timeout=_STOP_TIMEOUT_S)
             ages = [(peer.results[s].wall_ns - s) / 1e6 for s in stamps if s in peer.results]
             seen = sum(1 for s in stamps if s in peer.results)
         data = json.loads(samples_path.read_text())
@@ -218,11 +221,7 @@ def run_node(frame: Any, *, label: str, count: int, fps: float, warmup: int = 5,
                      result_offered=data['result_offered'][skip:])
 
 
-def _frames() -> dict[str, Any]:
-    from mobilenetv1_ros.core.assets import photos_dir
-    from mobilenetv1_ros.harness.frames import photo_frame
-    from mobilenetv1_ros.core.frames import read_image
-
+def _frames() -> dict[str, Frame]:
     path = photos_dir() / PHOTO
     if not path.is_file():
         raise SystemExit(f'node_bench: {path} not found')
@@ -288,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         split = argv.index('--ros-args') if '--ros-args' in argv else len(argv)
         args = parser.parse_args(argv[1:split])
         return _serve(args.samples, args.slow_ms, argv[split + 1:])
-    parser = argparse.ArgumentParser(prog='python -m mobilenetv1_ros.tools.node_bench',
+    parser = argparse.ArgumentParser(prog=f'python -m {_MODULE}',
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--frames', type=int, default=100,

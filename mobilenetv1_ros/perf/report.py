@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -10,6 +11,7 @@ if TYPE_CHECKING:
 __all__ = [
     'ZOO_COLUMNS',
     'ZOO_X5_REFERENCE',
+    'ZooReference',
     'benchmark_markdown',
     'comparison_markdown',
     'markdown_table',
@@ -20,16 +22,30 @@ __all__ = [
 ZOO_COLUMNS = ('Model', 'Runtime', 'Size (px)', 'Classes', 'Params (M)', 'Float Top-1',
                'Quant Top-1', 'Latency, 1 thread', 'Latency, N threads', 'FPS')
 
+@dataclass(frozen=True)
+class ZooReference:
+    """A row of the RDK model zoo's classification table, as published."""
+
+    model: str
+    runtime: str
+    size: str
+    classes: int
+    params_m: str
+    float_top1: float
+    quant_top1: float
+    latency_1: str
+    latency_n: str
+    fps: str
+    source: str
+
+
 #: The RDK model zoo's published MobileNetV1 figures for the X5 BPU (cited, not measured here).
-ZOO_X5_REFERENCE = {
-    'model': 'MobileNetV1', 'runtime': 'RDK X5 BPU, model zoo (cited, not measured here)',
-    'size': '224x224',
-    'classes': 1000, 'params_m': '1.33 (as published)', 'float_top1': 71.74,
-    'quant_top1': 65.36, 'latency_1': '1.27 ms', 'latency_n': '2.90 ms (4 threads)',
-    'fps': '1356.25',
-    'source': 'D-Robotics/rdk_model_zoo MobileNetV1 README, X5, hrt_model_exec perf (C++); '
-              'accuracy on the full ImageNet validation set',
-}
+ZOO_X5_REFERENCE = ZooReference(
+    model='MobileNetV1', runtime='RDK X5 BPU, model zoo (cited, not measured here)',
+    size='224x224', classes=1000, params_m='1.33 (as published)', float_top1=71.74,
+    quant_top1=65.36, latency_1='1.27 ms', latency_n='2.90 ms (4 threads)', fps='1356.25',
+    source='D-Robotics/rdk_model_zoo MobileNetV1 README, X5, hrt_model_exec perf (C++); '
+           'accuracy on the full ImageNet validation set')
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]],
@@ -105,9 +121,9 @@ def zoo_rows(report: dict[str, Any]) -> list[list[str]]:
              if best else '—'),
             _fmt(best['fps'] if best else None)])
     ref = ZOO_X5_REFERENCE
-    rows.append([ref['model'], ref['runtime'], ref['size'], str(ref['classes']), ref['params_m'],
-                 _fmt(ref['float_top1']), _fmt(ref['quant_top1']), ref['latency_1'],
-                 ref['latency_n'], ref['fps']])
+    rows.append([ref.model, ref.runtime, ref.size, str(ref.classes), ref.params_m,
+                 _fmt(ref.float_top1), _fmt(ref.quant_top1), ref.latency_1, ref.latency_n,
+                 ref.fps])
     return rows
 
 
@@ -158,14 +174,25 @@ def _ratio_rows(report: dict[str, Any]) -> list[list[str]]:
             for r in report.get('ratios', [])]
 
 
+#: Node CPU per frame columns of the end-to-end table: heading -> key of ms_per_frame.
+_NODE_CPU_COLUMNS = {'CPU/frame ms': 'total', 'executor': 'executor', 'inference': 'inference',
+                     'DDS': 'middleware', 'other': 'other',
+                     'outside inference': 'outside_inference'}
+
+
 def _end_to_end_markdown(end_to_end: dict[str, Any]) -> str:
     if end_to_end.get('skipped'):
         return f'Not measured: {end_to_end["skipped"]}'
-    rows = [[r['encoding'], f'{r["width"]}x{r["height"]}', str(r['received']),
-             str(r['sent']), _fmt(r['ms'].get('p50'), 2), _fmt(r['ms'].get('p95'), 2),
-             _fmt(r['ms'].get('p99'), 2)] for r in end_to_end['runs']]
+    rows = []
+    for run in end_to_end['runs']:
+        cpu = run.get('thread_cpu', {}).get('ms_per_frame', {})
+        rows.append([run['encoding'], f'{run["width"]}x{run["height"]}', str(run['received']),
+                     str(run['sent']), _fmt(run['ms'].get('p50'), 2),
+                     _fmt(run['ms'].get('p95'), 2), _fmt(run['ms'].get('p99'), 2),
+                     *(_fmt(cpu.get(key), 2) for key in _NODE_CPU_COLUMNS.values())])
     table = markdown_table(('Encoding', 'Frame', 'Received', 'Sent', 'p50 ms', 'p95 ms',
-                            'p99 ms'), rows, 'llrrrrr')
+                            'p99 ms', *_NODE_CPU_COLUMNS), rows, 'llrrrrr' + 'r' * len(
+                                _NODE_CPU_COLUMNS))
     return f'{table}\n\n{end_to_end.get("description", "")}'.rstrip()
 
 
@@ -184,7 +211,7 @@ def benchmark_markdown(report: dict[str, Any]) -> str:
         'inference thread. Latency, N threads and FPS: N workers with one inference thread '
         'each, per-frame mean and total frames per second. Accuracy: top-1 % on '
         f'{report.get("dataset") or "no dataset (pass --dataset)"}. '
-        f'{ZOO_X5_REFERENCE["runtime"]}: {ZOO_X5_REFERENCE["source"]}.',
+        f'{ZOO_X5_REFERENCE.runtime}: {ZOO_X5_REFERENCE.source}.',
     ]
     if load.get('warning'):
         parts += ['', f'**Warning:** {load["warning"]}']

@@ -11,7 +11,6 @@ No ROS here: frames are core frames (ros.convert.frame_msg turns them into messa
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -65,9 +64,9 @@ def _raw_kinds(width: int, height: int) -> dict[str, tuple[str, Callable[[random
     step = width * 3
     size = step * height
 
-    def bgr(data: bytes, **changes: int) -> RawFrame:
-        frame = RawFrame('bgr8', width, height, step, data)
-        return dataclasses.replace(frame, **changes) if changes else frame
+    def bgr(data: bytes, *, width: int = width, height: int = height,
+            step: int = step) -> RawFrame:
+        return RawFrame('bgr8', width, height, step, data)
 
     return {
         'unknown_encoding': ('unsupported_encoding', lambda rng: RawFrame(

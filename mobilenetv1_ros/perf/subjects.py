@@ -17,16 +17,20 @@ Preprocessor to NV12, the backend, the pipeline's postprocessing.
 from __future__ import annotations
 
 import dataclasses
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
 
-from mobilenetv1_ros.export.builders import PRECISIONS
+from mobilenetv1_ros.core.assets import bundled_tflite
 from mobilenetv1_ros.core.errors import BackendUnavailableError, ConfigError, ModelError
 from mobilenetv1_ros.core.frames import bgr_frame
-from mobilenetv1_ros.core.preprocess import CENTER_CROP_FRACTION, Preprocessor
+from mobilenetv1_ros.core.preprocess import Crop, Preprocessor, crop_rect
+from mobilenetv1_ros.export.builders import PRECISIONS
+from mobilenetv1_ros.loading import choose_backend, load_classifier
+from mobilenetv1_ros.options import BACKEND_CHOICES
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -45,7 +49,6 @@ __all__ = [
 
 #: Spec names that select the peer runtime.
 PEER_NAMES = ('litert',)
-#: Precision words an onnx spec may carry instead of a model path.
 
 
 class Subject(Protocol):
@@ -116,12 +119,6 @@ class PipelineSubject:
         self.classifier.close()
 
 
-def _bundled_tflite() -> tuple[Path, Path]:
-    from mobilenetv1_ros.core.assets import bundled_tflite
-
-    return bundled_tflite()
-
-
 class LiteRTPeer:
     """LiteRT with its default XNNPACK delegate running the two chained uint8 TFLite files.
 
@@ -143,7 +140,7 @@ class LiteRTPeer:
             raise BackendUnavailableError(
                 f'The peer {name!r} needs ai-edge-litert (pip install ai-edge-litert): '
                 f'{error}') from None
-        bundled = _bundled_tflite()
+        bundled = bundled_tflite()
         self.name = name
         self.paths = (extractor or bundled[0], head or bundled[1])
         self.num_threads = num_threads
@@ -166,7 +163,8 @@ class LiteRTPeer:
         self._mid_in, self._mid_shape = head_in['index'], tuple(head_in['shape'])
         head_out = self._interpreters[1].get_output_details()[0]
         self._out_index = head_out['index']
-        self._out_scale, self._out_zero = head_out['quantization']
+        scale, zero = head_out['quantization']
+        self._out_scale, self._out_zero = np.float32(scale), np.float32(zero)
         self.num_classes = int(head_out['shape'][-1]) - 1
         self.via_nv12 = (Preprocessor(self._width, self._height, crop, interpolation)
                          if via_nv12 else None)
@@ -176,15 +174,12 @@ class LiteRTPeer:
         if self.via_nv12 is not None:
             nv12 = self.via_nv12(bgr_frame(image))
             rows = nv12.reshape(self._height * 3 // 2, self._width)
-            return cv2.cvtColor(rows, cv2.COLOR_YUV2RGB_NV12)[np.newaxis]
+            return np.asarray(cv2.cvtColor(rows, cv2.COLOR_YUV2RGB_NV12), np.uint8)[np.newaxis]
         height, width = image.shape[:2]
-        scale = min(width / self._width, height / self._height) * CENTER_CROP_FRACTION
-        crop_w = min(width, max(1, round(self._width * scale)))
-        crop_h = min(height, max(1, round(self._height * scale)))
-        x, y = (width - crop_w) // 2, (height - crop_h) // 2
-        small = cv2.resize(image[y:y + crop_h, x:x + crop_w], (self._width, self._height),
-                           interpolation=cv2.INTER_LINEAR)
-        return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)[np.newaxis]
+        rect = crop_rect(width, height, self._width, self._height, Crop.CENTER_CROP)
+        small = cv2.resize(image[rect.y:rect.y + rect.height, rect.x:rect.x + rect.width],
+                           (self._width, self._height), interpolation=cv2.INTER_LINEAR)
+        return np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2RGB), np.uint8)[np.newaxis]
 
     def infer(self, prepared: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """Run the extractor then the head; return the 1001 dequantized probabilities."""
@@ -194,8 +189,9 @@ class LiteRTPeer:
         head.set_tensor(self._mid_in, extractor.get_tensor(self._mid_out).reshape(
             self._mid_shape))
         head.invoke()
-        raw = head.get_tensor(self._out_index).reshape(-1).astype(np.float32)
-        return (raw - self._out_zero) * np.float32(self._out_scale)
+        raw: npt.NDArray[np.float32] = np.asarray(head.get_tensor(self._out_index),
+                                                  np.float32).reshape(-1)
+        return (raw - self._out_zero) * self._out_scale
 
     def probabilities(self, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Drop the background class."""
@@ -203,8 +199,6 @@ class LiteRTPeer:
 
     def describe(self) -> str:
         """Describe the runtime and files."""
-        from importlib import metadata
-
         try:
             version = metadata.version('ai-edge-litert')
         except metadata.PackageNotFoundError:
@@ -225,11 +219,9 @@ def parse_spec(spec: str) -> tuple[str, str]:
     Raises:
         ConfigError: The name is not a backend or peer.
     """
-    from mobilenetv1_ros.core.backends import BACKENDS
-
     name, _, argument = spec.partition(':')
     name = name.strip().lower()
-    known = ('auto', *BACKENDS, *PEER_NAMES)
+    known = (*BACKEND_CHOICES, *PEER_NAMES)
     if name not in known:
         raise ConfigError(f'Model spec {spec!r}: {name!r} is not one of: {", ".join(known)}')
     return name, argument.strip()
@@ -247,8 +239,6 @@ def create_subject(spec: str, base: ClassifierOptions, num_threads: int | None =
     Raises:
         ConfigError, BackendUnavailableError, ModelError: As loading.load_classifier.
     """
-    from mobilenetv1_ros.loading import choose_backend, load_classifier
-
     name, argument = parse_spec(spec)
     threads = base.num_threads if num_threads is None else num_threads
     if name in PEER_NAMES:

@@ -11,10 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 import cv2
 
+from mobilenetv1_ros.core.assets import bundled_tflite, default_labels_path
 from mobilenetv1_ros.core.errors import BackendUnavailableError
+from mobilenetv1_ros.core.frames import read_image
+from mobilenetv1_ros.core.labels import load_labels
+from mobilenetv1_ros.export.cache import cached_onnx_model
+from mobilenetv1_ros.harness.frames import CONVERSION_ENCODINGS, default_image
 from mobilenetv1_ros.options import ClassifierOptions
 from mobilenetv1_ros.perf import benchmark as bench
+from mobilenetv1_ros.perf.dataset import load_dataset
+from mobilenetv1_ros.perf.evaluation import evaluate, paired
 from mobilenetv1_ros.perf.machine import describe_machine, load_average, load_warning
+from mobilenetv1_ros.perf.params import count_parameters
+from mobilenetv1_ros.perf.subjects import create_subject
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -66,7 +75,7 @@ class BenchmarkSettings:
     duration: float = 3.0
     image: Path | None = None
     sizes: list[tuple[int, int]] = field(default_factory=lambda: list(bench.DEFAULT_SIZES))
-    encodings: list[str] = field(default_factory=lambda: list(bench.CONVERSION_ENCODINGS))
+    encodings: list[str] = field(default_factory=lambda: list(CONVERSION_ENCODINGS))
     dataset: Path | None = None
     limit: int | None = None
     end_to_end: bool = False
@@ -79,16 +88,12 @@ class BenchmarkSettings:
 
 def _load_image(settings: BenchmarkSettings) -> tuple[npt.NDArray[np.uint8], str]:
     if settings.image is None:
-        return bench.default_image()
-    from mobilenetv1_ros.core.frames import read_image
-
+        return default_image()
     return read_image(settings.image), str(settings.image)
 
 
 def _is_default_cpu_model(subject: Subject) -> bool:
     """Whether the subject runs the default CPU model (the bundled int8 ONNX export)."""
-    from mobilenetv1_ros.export.cache import cached_onnx_model
-
     classifier = getattr(subject, 'classifier', None)
     if subject.peer or classifier is None or classifier.backend.name != 'onnx':
         return False
@@ -97,8 +102,6 @@ def _is_default_cpu_model(subject: Subject) -> bool:
 
 def _measure_subject(spec: str, settings: BenchmarkSettings, image: npt.NDArray[np.uint8],
                      log: Callable[[str], None]) -> dict[str, Any]:
-    from mobilenetv1_ros.perf.subjects import create_subject
-
     record: dict[str, Any] = {'name': spec, 'latency': {}, 'throughput': []}
     for threads in settings.threads:
         subject = create_subject(spec, settings.base, threads)
@@ -135,12 +138,6 @@ def _input_size(subject: Subject, prepared: npt.NDArray[np.uint8]) -> list[int]:
 
 def _accuracy(spec: str, settings: BenchmarkSettings,
               log: Callable[[str], None]) -> Evaluation:
-    from mobilenetv1_ros.core.labels import load_labels
-    from mobilenetv1_ros.core.assets import default_labels_path
-    from mobilenetv1_ros.perf.dataset import load_dataset
-    from mobilenetv1_ros.perf.evaluation import evaluate
-    from mobilenetv1_ros.perf.subjects import create_subject
-
     assert settings.dataset is not None
     subject = create_subject(spec, settings.base, max(settings.threads))
     try:
@@ -164,8 +161,6 @@ def _accuracy_summary(result: Evaluation) -> dict[str, Any]:
 
 def _ratios(models: list[dict[str, Any]],
             evaluations: dict[str, Evaluation] | None = None) -> list[dict[str, Any]]:
-    from mobilenetv1_ros.perf.evaluation import paired
-
     evaluations = evaluations or {}
     ours = [m for m in models if not m.get('peer')]
     peers = [m for m in models if m.get('peer')]
@@ -199,7 +194,8 @@ def _ratios(models: list[dict[str, Any]],
     return ratios
 
 
-def _budgets(conversion: list[dict[str, Any]], models: list[dict[str, Any]]) -> list[dict]:
+def _budgets(conversion: list[dict[str, Any]],
+             models: list[dict[str, Any]]) -> list[dict[str, Any]]:
     results = []
     for budget in bench.BUDGETS:
         measured = None
@@ -227,9 +223,6 @@ def run_benchmark(settings: BenchmarkSettings,
         ConfigError, BackendUnavailableError, ModelError: One of our subjects cannot be
             created (a peer whose runtime is missing is skipped and listed in 'skipped').
     """
-    from mobilenetv1_ros.core.assets import bundled_tflite
-    from mobilenetv1_ros.perf.params import count_parameters
-
     say = log or (lambda message: print(message, file=sys.stderr, flush=True))
     started = time.time()
     machine = describe_machine()

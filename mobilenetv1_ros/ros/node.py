@@ -40,6 +40,7 @@ from mobilenetv1_ros.core.errors import (
     ConfigError,
     ImageDecodeError,
     ImageError,
+    ImageTooLargeError,
     UnsupportedEncodingError,
 )
 from mobilenetv1_ros.loading import choose_backend, load_classifier
@@ -116,6 +117,8 @@ def _quiet_opencv() -> None:
 
 
 def _reject_reason(error: Exception) -> str:
+    if isinstance(error, ImageTooLargeError):
+        return 'too_large'
     if isinstance(error, UnsupportedEncodingError):
         return 'unsupported_encoding'
     if isinstance(error, ImageDecodeError):
@@ -462,7 +465,8 @@ class ClassifierNode(LifecycleNode):
             end_to_end=(published - pending.received) * 1e3, offered=pending.converted)
         overlay = self._overlay
         if (self._overlay_enabled and overlay is not None
-                and overlay.publish(pending.frame, result.predictions, pending.header)):
+                and overlay.publish(pending.frame, result.predictions, pending.header,
+                                pending.prepared.picture)):
             self.stats.overlay()
 
     # ---------------------------------------------------------------- info and diagnostics

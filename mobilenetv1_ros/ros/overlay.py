@@ -13,6 +13,8 @@ from mobilenetv1_ros.ros.convert import image_msg
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    import numpy.typing as npt
+
     from rclpy.publisher import Publisher
     from std_msgs.msg import Header
 
@@ -32,11 +34,20 @@ class OverlayPublisher:
         """Whether an overlay would be seen now (the topic has subscribers)."""
         return self.publisher.get_subscription_count() > 0
 
-    def publish(self, frame: Frame, predictions: Sequence[Prediction], header: Header) -> bool:
-        """Publish the frame with the predictions drawn on it; return whether it was published."""
+    def publish(self, frame: Frame, predictions: Sequence[Prediction], header: Header,
+                picture: npt.NDArray[np.uint8] | None = None) -> bool:
+        """Publish the frame with the predictions drawn on it; return whether it was published.
+
+        Args:
+            frame: The classified frame.
+            predictions: What to draw.
+            header: The frame's header, copied into the overlay.
+            picture: The frame already decoded (a compressed frame's prepared picture), drawn
+                on instead of converting the frame again.
+        """
         if not self.wanted():
             return False
-        image = frame_to_bgr(frame)
+        image = frame_to_bgr(frame) if picture is None else picture.copy()
         if not image.flags.writeable or np.may_share_memory(image, frame.data):
             image = image.copy()
         self.publisher.publish(image_msg(draw_predictions(image, predictions), 'bgr8', header))

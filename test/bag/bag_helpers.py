@@ -7,18 +7,18 @@ from typing import Any
 
 import cv2
 import numpy as np
+from shared import IMAGES_DIR
 
 from mobilenetv1_ros.bag.bagio import add_connection, open_writer
 from mobilenetv1_ros.bag.messages import typestore
 
 GOLDEN = Path(__file__).with_name('sample_golden.json')
-IMAGES = Path(__file__).resolve().parents[2] / 'images'
 START_NS = 1_700_000_000_000_000_000
 
 
 def photo(name: str, width: int | None = None, height: int | None = None) -> np.ndarray:
     """A bundled photo as BGR, resized when a size is given."""
-    image = cv2.imread(str(IMAGES / name), cv2.IMREAD_COLOR)
+    image = cv2.imread(str(IMAGES_DIR / name), cv2.IMREAD_COLOR)
     assert image is not None, name
     if width is not None and height is not None:
         image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)

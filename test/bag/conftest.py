@@ -9,6 +9,7 @@ import pytest
 
 from mobilenetv1_ros.bag.sample import sample_bag
 from mobilenetv1_ros.core.pipeline import Classifier
+from mobilenetv1_ros.loading import load_classifier
 from mobilenetv1_ros.options import ClassifierOptions
 
 
@@ -21,6 +22,6 @@ def sample_bag_path() -> Path:
 @pytest.fixture(scope='session')
 def classifier() -> Iterator[Classifier]:
     """The bundled CPU model, as the offline tool uses it by default."""
-    instance = Classifier.from_options(ClassifierOptions(backend='onnx'))
+    instance = load_classifier(ClassifierOptions(backend='onnx'))
     yield instance
     instance.close()

@@ -10,17 +10,16 @@ from pathlib import Path
 
 import pytest
 from bag_helpers import GOLDEN, image_msg, photo, string_msg, write_bag
+from shared import REPO_ROOT
 
 from mobilenetv1_ros.bag.bagio import open_reader
 from mobilenetv1_ros.bag.offline import output_topic
 from mobilenetv1_ros.bag.results import compare_to_golden, load_golden, read_classifications
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def _cli(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([sys.executable, '-m', 'mobilenetv1_ros', 'bag', *map(str, args)],
-                            cwd=REPO, capture_output=True, text=True, timeout=timeout)
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
     assert 'Traceback' not in result.stderr, result.stderr
     return result
 
@@ -127,14 +126,14 @@ def test_play_into_record_over_dds(sample_bag_path: Path, tmp_path: Path,
     recorder = subprocess.Popen(
         [*command, 'record', str(tmp_path / 'recorded'), '/camera/color/image_raw',
          '--count', '90', '--duration', '30', '--discovery-timeout', '20'],
-        cwd=REPO, env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=REPO_ROOT, env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         player = subprocess.run(
             [*command, 'play', str(sample_bag_path), '--topics', '/camera/color/image_raw',
              '--remap', '/camera/color/image_raw:=/camera/color/image_raw', '--rate', '2',
              '--qos-depth', '60',
              '--wait-for-subscribers', '20'],
-            cwd=REPO, env=ros_env, capture_output=True, text=True, timeout=60)
+            cwd=REPO_ROOT, env=ros_env, capture_output=True, text=True, timeout=60)
         _, recorder_err = recorder.communicate(timeout=30)
     finally:
         if recorder.poll() is None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
+from shared import VISION_MSGS_DIR
 
 from mobilenetv1_ros.bag.messages import typestore
 from mobilenetv1_ros.bag.vision_msgs_types import VISION_MSGS, VISION_MSGS_RIHS01
 
-MSG_DIR = Path(__file__).resolve().parents[2] / 'pip_env' / 'vision_msgs' / 'msg'
 
 
 def _fields(text: str) -> list[str]:
@@ -20,12 +19,12 @@ def _fields(text: str) -> list[str]:
 
 @pytest.mark.parametrize('msgtype', sorted(VISION_MSGS))
 def test_definition_equals_interface_file(msgtype: str) -> None:
-    msg_file = MSG_DIR / f'{msgtype.rsplit("/", 1)[1]}.msg'
+    msg_file = VISION_MSGS_DIR / f'{msgtype.rsplit("/", 1)[1]}.msg'
     assert _fields(VISION_MSGS[msgtype]) == _fields(msg_file.read_text(encoding='utf-8'))
 
 
 def test_every_interface_file_has_a_definition() -> None:
-    files = {f'vision_msgs/msg/{path.stem}' for path in MSG_DIR.glob('*.msg')}
+    files = {f'vision_msgs/msg/{path.stem}' for path in VISION_MSGS_DIR.glob('*.msg')}
     assert files == set(VISION_MSGS)
 
 

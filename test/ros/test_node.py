@@ -8,29 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 import signal
-import sys
 import time
 
 import pytest
-
-try:
-    import rclpy  # noqa: F401
-except ImportError as exc:  # a machine with neither ROS nor the pip environment
-    print(f'test_node skipped: rclpy is not importable ({exc})', file=sys.stderr)
-    pytest.skip(f'rclpy is not importable ({exc})', allow_module_level=True)
-
-from pathlib import Path
-
 from rcl_interfaces.msg import ParameterType
+from shared import REPO_ROOT
 
-from mobilenetv1_ros.core.frames import RawFrame
+from mobilenetv1_ros.core.frames import RawFrame, read_image
+from mobilenetv1_ros.harness.frames import photo_frame
 from mobilenetv1_ros.harness.peer import ClassifierPeer, publish_every
 from mobilenetv1_ros.harness.process import NodeProcess, node_command
-from mobilenetv1_ros.harness.frames import photo_frame
-from mobilenetv1_ros.core.frames import read_image
 from mobilenetv1_ros.ros.params import CLASS_LABELS, NODE_NAME, PARAMETERS
 
-REPO = Path(__file__).resolve().parents[2]
 TOPIC = '/image_raw'
 STARTUP_TIMEOUT = 60.0
 RESULT_TIMEOUT = 10.0
@@ -50,18 +39,6 @@ def photos(images_dir):
 
 
 @pytest.fixture(scope='module')
-def model_cache(tmp_path_factory):
-    path = tmp_path_factory.getbasetemp() / 'model-cache'
-    path.mkdir(exist_ok=True)
-    return path
-
-
-@pytest.fixture(scope='module')
-def node_env(ros_env, model_cache):
-    return {**ros_env, 'MOBILENETV1_ROS_CACHE': str(model_cache)}
-
-
-@pytest.fixture(scope='module')
 def peer():
     with ClassifierPeer(TOPIC) as camera:
         yield camera
@@ -70,7 +47,7 @@ def peer():
 @pytest.fixture(scope='module')
 def node(peer, node_env, tmp_path_factory):
     log = tmp_path_factory.mktemp('node') / 'node.log'
-    process = NodeProcess(node_command(remappings={'image': TOPIC}), log, node_env, cwd=REPO)
+    process = NodeProcess(node_command(remappings={'image': TOPIC}), log, node_env, cwd=REPO_ROOT)
     try:
         assert peer.wait_for_node(STARTUP_TIMEOUT), f'node did not subscribe:\n{process.log()}'
         # The node listens best effort until it has discovered this reliable camera.
@@ -238,7 +215,8 @@ def test_parameters_are_declared_with_descriptions_ranges_and_read_only_flags(no
              float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}
     for spec, descriptor in zip(PARAMETERS, descriptors):
         assert descriptor.name == spec.name
-        assert descriptor.description == spec.description
+        live = ' Changes live.' if spec.live else ''
+        assert descriptor.description == spec.description + live, spec.name
         assert descriptor.read_only == spec.read_only, spec.name
         assert descriptor.type == types[type(spec.default)], spec.name
         if spec.int_range:

@@ -9,27 +9,17 @@ stream 1280x720 JPEG at 2 fps; SIGTERM ends the node cleanly.
 from __future__ import annotations
 
 import signal
-import sys
 import time
 
 import pytest
+from shared import CONFIG_DIR, REPO_ROOT
 
-try:
-    import rclpy  # noqa: F401
-except ImportError as exc:
-    print(f'test_node_compressed skipped: rclpy is not importable ({exc})', file=sys.stderr)
-    pytest.skip(f'rclpy is not importable ({exc})', allow_module_level=True)
-
-from pathlib import Path
-
-from mobilenetv1_ros.core.frames import CompressedFrame
+from mobilenetv1_ros.core.frames import CompressedFrame, read_image
+from mobilenetv1_ros.harness.frames import photo_frame
 from mobilenetv1_ros.harness.peer import ClassifierPeer, publish_every
 from mobilenetv1_ros.harness.process import NodeProcess, node_command
-from mobilenetv1_ros.harness.frames import photo_frame
-from mobilenetv1_ros.core.frames import read_image
 from mobilenetv1_ros.ros.params import NODE_NAME
 
-REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = '/robot1'
 BASE_TOPIC = '/cam/image'
 STARTUP_TIMEOUT = 60.0
@@ -50,13 +40,11 @@ def peer():
 
 
 @pytest.fixture(scope='module')
-def node(peer, ros_env, tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp() / 'model-cache'
-    cache.mkdir(exist_ok=True)
+def node(peer, node_env, tmp_path_factory):
     command = node_command({'input': 'compressed'}, {'image': BASE_TOPIC},
-                           namespace=NAMESPACE, params_file=REPO / 'config' / 'classifier.yaml')
+                           namespace=NAMESPACE, params_file=CONFIG_DIR / 'classifier.yaml')
     process = NodeProcess(command, tmp_path_factory.mktemp('node') / 'node.log',
-                          {**ros_env, 'MOBILENETV1_ROS_CACHE': str(cache)}, cwd=REPO)
+                          node_env, cwd=REPO_ROOT)
     try:
         assert peer.wait_for_node(STARTUP_TIMEOUT), f'node did not subscribe:\n{process.log()}'
         # The node listens best effort until it has discovered this reliable camera.

@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import signal
-import sys
 import time
 
 import pytest
+from shared import REPO_ROOT
 
-try:
-    import rclpy  # noqa: F401
-except ImportError as exc:
-    print(f'test_node_lifecycle skipped: rclpy is not importable ({exc})', file=sys.stderr)
-    pytest.skip(f'rclpy is not importable ({exc})', allow_module_level=True)
-
-from pathlib import Path
-
+from mobilenetv1_ros.core.frames import read_image
+from mobilenetv1_ros.harness.frames import photo_frame
 from mobilenetv1_ros.harness.peer import ClassifierPeer
 from mobilenetv1_ros.harness.process import NodeProcess, node_command
-from mobilenetv1_ros.harness.frames import photo_frame
-from mobilenetv1_ros.core.frames import read_image
 from mobilenetv1_ros.ros.params import NODE_NAME
 
-REPO = Path(__file__).resolve().parents[2]
 TOPIC = '/lifecycle/image'
 STARTUP_TIMEOUT = 60.0
 RESULT_TIMEOUT = 10.0
-
-
-@pytest.fixture(scope='module')
-def node_env(ros_env, tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp() / 'model-cache'
-    cache.mkdir(exist_ok=True)
-    return {**ros_env, 'MOBILENETV1_ROS_CACHE': str(cache)}
 
 
 @pytest.mark.parametrize(('parameters', 'named'), [
@@ -43,7 +27,7 @@ def node_env(ros_env, tmp_path_factory):
 ], ids=['model', 'labels', 'crop'])
 def test_a_failed_configure_names_the_cause_and_exits_non_zero(node_env, tmp_path, parameters,
                                                                named):
-    process = NodeProcess(node_command(parameters), tmp_path / 'node.log', node_env, cwd=REPO)
+    process = NodeProcess(node_command(parameters), tmp_path / 'node.log', node_env, cwd=REPO_ROOT)
     code = process.wait(STARTUP_TIMEOUT)
     log = process.log()
     process.stop()
@@ -54,7 +38,7 @@ def test_a_failed_configure_names_the_cause_and_exits_non_zero(node_env, tmp_pat
 
 def test_a_parameter_of_the_wrong_type_exits_non_zero(node_env, tmp_path):
     process = NodeProcess(node_command({'top_k': 'three'}), tmp_path / 'node.log', node_env,
-                          cwd=REPO)
+                          cwd=REPO_ROOT)
     code = process.wait(STARTUP_TIMEOUT)
     log = process.log()
     process.stop()
@@ -66,7 +50,7 @@ def test_transitions_driven_by_a_lifecycle_manager(node_env, tmp_path, images_di
     frame = photo_frame(read_image(images_dir / 'bulbul.JPEG'), 'nv12')
     with ClassifierPeer(TOPIC) as peer:
         process = NodeProcess(node_command({'autostart': False}, {'image': TOPIC}),
-                              tmp_path / 'node.log', node_env, cwd=REPO)
+                              tmp_path / 'node.log', node_env, cwd=REPO_ROOT)
         try:
             assert peer.wait_for(lambda: _answers(peer), STARTUP_TIMEOUT), process.log()
             assert peer.lifecycle_state(NODE_NAME) == 'unconfigured'

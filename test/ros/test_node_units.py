@@ -2,40 +2,33 @@
 
 from __future__ import annotations
 
-import sys
-
-import pytest
-
-try:
-    import rclpy  # noqa: F401
-except ImportError as exc:
-    print(f'test_node_units skipped: rclpy is not importable ({exc})', file=sys.stderr)
-    pytest.skip(f'rclpy is not importable ({exc})', allow_module_level=True)
-
-from diagnostic_msgs.msg import DiagnosticStatus
 import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, ReliabilityPolicy
 from std_msgs.msg import Header
 
-from mobilenetv1_ros.core.frames import CompressedFrame, RawFrame
-from mobilenetv1_ros.core.preprocess import Preprocessor
+from mobilenetv1_ros.core.frames import CompressedFrame, RawFrame, read_image
 from mobilenetv1_ros.core.labels import Labels
 from mobilenetv1_ros.core.postprocess import Prediction
+from mobilenetv1_ros.core.preprocess import Preprocessor
 from mobilenetv1_ros.harness.frames import FRAME_ENCODINGS, photo_frame
 from mobilenetv1_ros.harness.peer import diagnostic_values
-from mobilenetv1_ros.core.frames import read_image
+from mobilenetv1_ros.core.stamps import split_ns, stamp_ns
 from mobilenetv1_ros.ros.convert import (
     classification_msg,
-    diagnostic_status,
     frame_from_compressed,
     frame_from_image,
     frame_msg,
     image_msg,
     label_info_msg,
+    stamp_from_ns,
 )
+from mobilenetv1_ros.ros.diagnostics import diagnostic_status
 from mobilenetv1_ros.ros.qos import (
     IMAGE_QUEUE_DEPTH,
     LATCHED_QOS,
+    choose_reliability,
     image_qos,
     matched_reliability,
     reliability_override_name,
@@ -64,6 +57,20 @@ class FakeClock:
 ])
 def test_matched_reliability(publishers, expected):
     assert matched_reliability(publishers) == expected
+
+
+@pytest.mark.parametrize(('override', 'requested', 'publishers', 'expected'), [
+    ('best_effort', 'reliable', [RELIABLE], ('best_effort', 'set by qos_overrides./cam.'
+                                             'subscription.reliability', False)),
+    ('auto', 'reliable', [BEST_EFFORT], ('reliable', 'set by the reliability parameter', False)),
+    ('auto', 'auto', [], ('best_effort', 'no publisher yet; matching the first ones', True)),
+    ('auto', 'auto', [RELIABLE], ('reliable', 'matched to the publishers on /cam', True)),
+    ('auto', 'auto', [RELIABLE, BEST_EFFORT], ('best_effort', 'matched to the publishers on /cam',
+                                               True)),
+])
+def test_choose_reliability_override_then_parameter_then_publishers(override, requested,
+                                                                    publishers, expected):
+    assert choose_reliability(override, requested, '/cam', publishers) == expected
 
 
 def test_image_qos_keeps_a_short_burst_queue():
@@ -192,17 +199,12 @@ def test_result_and_label_messages():
     assert info.threshold == pytest.approx(0.25)
 
 
-def test_node_bench_finds_results_computed_from_superseded_frames():
-    from mobilenetv1_ros.perf.node_bench import RunResult
-
-    def run(result_offered, waits):
-        count = len(result_offered)
-        return RunResult(label='t', fps=10.0, sent=4, received=4, classified=count, dropped=0,
-                         rejected=0, failed=0, results_seen=count, stages={'wait': waits},
-                         stamp_to_result_ms=[], offered=[0.0, 0.1, 0.2, 0.3],
-                         result_offered=result_offered)
-
-    late, gaps = run([0.0, 0.2], [5.0, 5.0]).superseded()
-    assert late == 0 and gaps == pytest.approx([100.0, 100.0])
-    late, _ = run([0.0], [150.0]).superseded()  # started after the frame of 0.1 s was waiting
-    assert late == 1
+@pytest.mark.parametrize('nanoseconds', [0, 1, 999_999_999, 1_000_000_000,
+                                         1_704_067_200_033_333_333])
+def test_stamps_round_trip_through_messages(nanoseconds):
+    stamp = stamp_from_ns(nanoseconds)
+    assert (stamp.sec, stamp.nanosec) == split_ns(nanoseconds)
+    assert 0 <= stamp.nanosec < 1_000_000_000
+    assert stamp_ns(stamp) == nanoseconds
+    header = Header(stamp=stamp)
+    assert stamp_ns(header.stamp) == nanoseconds

@@ -20,23 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-try:
-    import rclpy  # noqa: F401
-except ImportError as exc:
-    print(f'test_robustness_faults skipped: rclpy is not importable ({exc})', file=sys.stderr)
-    pytest.skip(f'rclpy is not importable ({exc})', allow_module_level=True)
-
 from diagnostic_msgs.msg import DiagnosticStatus
+from shared import DOUBLES_DIR, REPO_ROOT
 
+from mobilenetv1_ros.core.assets import BOARD_MODEL_DIRS_ENV, CACHE_ENV, bpu_model_search
+from mobilenetv1_ros.core.frames import read_image
+from mobilenetv1_ros.export import cached_onnx_model
+from mobilenetv1_ros.harness.frames import photo_frame
 from mobilenetv1_ros.harness.peer import ClassifierPeer, diagnostic_values
 from mobilenetv1_ros.harness.process import NodeProcess, node_command
-from mobilenetv1_ros.harness.frames import photo_frame
-from mobilenetv1_ros.core.frames import read_image
 from mobilenetv1_ros.ros.params import NODE_NAME
 
-REPO = Path(__file__).resolve().parents[2]
-DOUBLES = REPO / 'test' / 'doubles'
 STARTUP_TIMEOUT = 60.0
 RESULT_TIMEOUT = 10.0
 BULBUL = 16
@@ -74,27 +68,18 @@ sys.exit(code)
 
 
 def _double():
-    sys.path.insert(0, str(DOUBLES))
+    sys.path.insert(0, str(DOUBLES_DIR))
     try:
         import hobot_dnn_double
     finally:
-        sys.path.remove(str(DOUBLES))
+        sys.path.remove(str(DOUBLES_DIR))
     return hobot_dnn_double
-
-
-@pytest.fixture(scope='module')
-def node_env(ros_env, tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp() / 'model-cache'
-    cache.mkdir(exist_ok=True)
-    return {**ros_env, 'MOBILENETV1_ROS_CACHE': str(cache),
-            'PYTHONPATH': os.pathsep.join(filter(None, [str(REPO),
-                                                        os.environ.get('PYTHONPATH')]))}
 
 
 @pytest.fixture(scope='module')
 def board_env(node_env):
     """The node's environment with the hobot_dnn double importable (an RDK X5 stand-in)."""
-    return {**node_env, 'PYTHONPATH': os.pathsep.join([str(DOUBLES), node_env['PYTHONPATH']])}
+    return {**node_env, 'PYTHONPATH': os.pathsep.join([str(DOUBLES_DIR), node_env['PYTHONPATH']])}
 
 
 @pytest.fixture(scope='module')
@@ -113,17 +98,9 @@ def launcher(tmp_path_factory):
 @pytest.fixture(scope='module')
 def onnx_model(node_env):
     """The exported CPU model the node runs by default (from the shared test cache)."""
-    from mobilenetv1_ros.export.cache import CACHE_ENV, cached_onnx_model
-
-    saved = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = node_env['MOBILENETV1_ROS_CACHE']
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, node_env[CACHE_ENV])
         return cached_onnx_model('int8')
-    finally:
-        if saved is None:
-            os.environ.pop(CACHE_ENV)
-        else:
-            os.environ[CACHE_ENV] = saved
 
 
 @pytest.fixture(scope='module')
@@ -196,7 +173,7 @@ def test_configure_faults_fail_naming_the_file_and_start_nothing(node_env, board
     processes = {
         name: NodeProcess(node_command(fault.parameters, {'image': f'/fault_{name}/image'}),
                           tmp_path / f'{name}.log', board_env if fault.board else node_env,
-                          cwd=REPO)
+                          cwd=REPO_ROOT)
         for name, fault in faults.items()}
     try:
         codes = {name: process.wait(STARTUP_TIMEOUT) for name, process in processes.items()}
@@ -224,7 +201,7 @@ def test_a_failed_configure_leaves_an_unconfigured_node_with_nothing_created(nod
     with ClassifierPeer(f'{namespace}/image', node_namespace=namespace) as peer:
         process = NodeProcess(node_command({'autostart': False, 'model_path': str(corrupt)},
                                            namespace=namespace),
-                              tmp_path / 'node.log', node_env, cwd=REPO)
+                              tmp_path / 'node.log', node_env, cwd=REPO_ROOT)
         try:
             assert peer.wait_for(lambda: _state(peer, namespace) == 'unconfigured',
                                  STARTUP_TIMEOUT), process.log()
@@ -245,6 +222,41 @@ def test_a_failed_configure_leaves_an_unconfigured_node_with_nothing_created(nod
         assert code == 0, log
         assert log.count('Configuring failed') == 1 and str(corrupt) in log
         assert 'Traceback' not in log
+
+
+def test_on_a_board_auto_runs_the_bpu_model_the_search_finds(board_env, double_model, photo,
+                                                             tmp_path):
+    in_share = [path for path in bpu_model_search()[:-1] if path.is_file()]
+    if in_share:
+        pytest.skip(f'a share directory holds a BPU model ({in_share[0]}); it would come first')
+    empty = [tmp_path / 'empty_a', tmp_path / 'empty_b']
+    missing = NodeProcess(node_command({'backend': 'bpu'}, {'image': '/fault_search/image'}),
+                          tmp_path / 'missing.log',
+                          {**board_env, BOARD_MODEL_DIRS_ENV: os.pathsep.join(map(str, empty))},
+                          cwd=REPO_ROOT)
+    namespace = '/fault_auto'
+    with ClassifierPeer(f'{namespace}/image', node_namespace=namespace) as peer:
+        process = NodeProcess(node_command({'reliability': 'reliable'}, {'image': 'image'},
+                                           namespace=namespace),
+                              tmp_path / 'node.log',
+                              {**board_env, BOARD_MODEL_DIRS_ENV: str(double_model.parent)},
+                              cwd=REPO_ROOT)
+        try:
+            assert peer.wait_for_node(STARTUP_TIMEOUT), process.log()
+            assert _top(peer, photo) == BULBUL
+        finally:
+            code = process.stop(signal.SIGTERM)
+    log = process.log()
+    assert code == 0, log
+    assert f'Backend: auto: hobot_dnn imports and the BPU model is at {double_model}' in log
+    assert f'Loaded bpu: {double_model}' in log, log
+    assert missing.wait(STARTUP_TIMEOUT) == 1
+    missing.stop(signal.SIGKILL, timeout=5.0)
+    log = missing.log()
+    assert 'Configuring failed: No BPU model found' in log, log
+    for path in [*bpu_model_search(empty)]:
+        assert str(path) in log, log
+    assert 'Set the model_path parameter' in log and 'Traceback' not in log
 
 
 def _state(peer, namespace):
@@ -270,7 +282,7 @@ def test_a_backend_failing_during_inference_drops_and_counts_frames_and_recovers
                         {'backend': 'bpu', 'model_path': str(double_model),
                          'reliability': 'reliable'}, {'image': 'image'}, namespace)
     with ClassifierPeer(f'{namespace}/image', node_namespace=namespace) as peer:
-        process = NodeProcess(command, tmp_path / 'node.log', board_env, cwd=REPO)
+        process = NodeProcess(command, tmp_path / 'node.log', board_env, cwd=REPO_ROOT)
         try:
             assert peer.wait_for_node(STARTUP_TIMEOUT), process.log()
             assert 'Loaded bpu' in process.log()
@@ -366,7 +378,7 @@ def test_a_signal_ends_the_node_cleanly_without_leaks(node_env, launcher, photo,
     with ClassifierPeer(f'{namespace}/image', node_namespace=namespace) as peer:
         camera = threading.Thread(target=_stream, args=(peer, photo, streaming))
         existing = set(os.listdir('/dev/shm'))
-        process = NodeProcess(command, tmp_path / 'node.log', node_env, cwd=REPO)
+        process = NodeProcess(command, tmp_path / 'node.log', node_env, cwd=REPO_ROOT)
         try:
             assert peer.wait_for_node(STARTUP_TIMEOUT), process.log()
             assert _top(peer, photo) == BULBUL

@@ -16,26 +16,18 @@ from __future__ import annotations
 import collections
 import itertools
 import signal
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from shared import REPO_ROOT
 
-try:
-    import rclpy  # noqa: F401
-except ImportError as exc:
-    print(f'test_robustness_storm skipped: rclpy is not importable ({exc})', file=sys.stderr)
-    pytest.skip(f'rclpy is not importable ({exc})', allow_module_level=True)
-
-from mobilenetv1_ros.perf.load import read_process
-from mobilenetv1_ros.perf.storm import bad_frames, interleave
+from mobilenetv1_ros.core.frames import read_image
+from mobilenetv1_ros.harness.frames import photo_frame
 from mobilenetv1_ros.harness.peer import ClassifierPeer
 from mobilenetv1_ros.harness.process import NodeProcess, node_command
-from mobilenetv1_ros.harness.frames import photo_frame
-from mobilenetv1_ros.core.frames import read_image
+from mobilenetv1_ros.perf.procstat import read_process
+from mobilenetv1_ros.perf.storm import bad_frames, interleave
 
-REPO = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 60.0
 RESULT_TIMEOUT = 10.0
 #: Photo -> ImageNet class the model gives it (checked by test_node.py as well).
@@ -43,13 +35,6 @@ PHOTOS = {'bulbul.JPEG': 16, 'cat.bmp': 285, 'parrot.jpg': 88, 'hot_dog.jpg': 93
 RAW_ENCODINGS = ('bgr8', 'nv12', 'rgb8', 'yuyv', 'bgra8', 'uyvy')
 RSS_LIMIT_MB = 30.0
 LOG_LINE_LIMIT = 50
-
-
-@pytest.fixture(scope='module')
-def node_env(ros_env, tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp() / 'model-cache'
-    cache.mkdir(exist_ok=True)
-    return {**ros_env, 'MOBILENETV1_ROS_CACHE': str(cache)}
 
 
 @pytest.fixture(scope='module')
@@ -127,7 +112,7 @@ def test_a_storm_of_bad_raw_frames_loses_no_good_frame(node_env, photos, tmp_pat
     parameters = {'reliability': 'reliable', f'qos_overrides.{topic}.subscription.depth': 100}
     with ClassifierPeer(topic, node_namespace=namespace, depth=100) as peer:
         process = NodeProcess(node_command(parameters, {'image': 'image'}, namespace=namespace),
-                              tmp_path / 'node.log', node_env, cwd=REPO)
+                              tmp_path / 'node.log', node_env, cwd=REPO_ROOT)
         try:
             assert peer.wait_for_node(STARTUP_TIMEOUT), process.log()
             start = time.monotonic()
@@ -157,7 +142,7 @@ def test_a_storm_of_bad_compressed_frames_loses_no_good_frame(node_env, photos, 
     quiet_free_env = {key: value for key, value in node_env.items() if key != 'OPENCV_LOG_LEVEL'}
     with ClassifierPeer(base, node_namespace=namespace, compressed=True, depth=100) as peer:
         process = NodeProcess(node_command(parameters, {'image': 'image'}, namespace=namespace),
-                              tmp_path / 'node.log', quiet_free_env, cwd=REPO)
+                              tmp_path / 'node.log', quiet_free_env, cwd=REPO_ROOT)
         try:
             assert peer.wait_for_node(STARTUP_TIMEOUT), process.log()
             _, after = _run_storm(peer, process, good, bad, good[0][0])

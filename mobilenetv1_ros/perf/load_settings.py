@@ -1,0 +1,85 @@
+"""What the load tool sends, for how long, and to which node (pure Python, no ROS imports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mobilenetv1_ros.core.errors import ConfigError
+from mobilenetv1_ros.core.compressed import COMPRESSED_FORMATS
+from mobilenetv1_ros.ros.params import RELIABILITIES
+
+__all__ = ['CAMERA_RELIABILITIES', 'DEFAULT_PHOTOS', 'NAMESPACE', 'LoadSettings']
+
+#: Namespace of the node the load tool starts; its input is <NAMESPACE>/image.
+NAMESPACE = '/mobilenetv1_load'
+#: Bundled photos the frames are made of, alternated.
+DEFAULT_PHOTOS = ('cat_1080p.jpg', 'hot_dog.jpg')
+#: Reliabilities a camera publisher offers ('auto' is the node's choice, not a publisher's).
+CAMERA_RELIABILITIES = tuple(value for value in RELIABILITIES if value != 'auto')
+
+
+@dataclass
+class LoadSettings:
+    """What to send and for how long.
+
+    Attributes:
+        width: Frame width.
+        height: Frame height.
+        encoding: Raw encoding ('bgr8', 'nv12', ...) or 'jpeg'/'png' (compressed input).
+        fps: Frames per second sent.
+        duration: Seconds of measured load (after the warm-up).
+        interval: Seconds per row of the time series.
+        warmup: Seconds of load before the measurement starts.
+        photos: Image files the frames are made of (alternated); empty: DEFAULT_PHOTOS.
+        parameters: Extra node parameters (name -> value).
+        reliability: The camera publisher's reliability ('reliable' or 'best_effort').
+        depth: The camera publisher's history depth.
+        node_pid: Measure this running node instead of starting one.
+        topic: Input topic of that node (default: <NAMESPACE>/image of the started one).
+        namespace: Namespace of that node (where classification is published).
+        node_log: Where the started node's output goes (default: a temporary file).
+        rss_limit_mb: RSS growth allowed over the measurement.
+        dds_profile: A Fast DDS XML profile both processes use (e.g. the package's
+            scripts/fastdds_loopback.xml); None keeps the environment's choice.
+    """
+
+    width: int = 1920
+    height: int = 1080
+    encoding: str = 'bgr8'
+    fps: float = 60.0
+    duration: float = 10.0
+    interval: float = 5.0
+    warmup: float = 3.0
+    photos: list[Path] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    reliability: str = 'reliable'
+    depth: int = 1
+    node_pid: int | None = None
+    topic: str | None = None
+    namespace: str = NAMESPACE
+    node_log: Path | None = None
+    rss_limit_mb: float = 20.0
+    dds_profile: Path | None = None
+
+    def check(self) -> None:
+        """Raise ConfigError for values that cannot be run."""
+        if self.width <= 0 or self.height <= 0:
+            raise ConfigError(f'Frame size {self.width}x{self.height} must be positive')
+        if self.fps <= 0 or self.duration <= 0 or self.interval <= 0 or self.warmup < 0:
+            raise ConfigError(f'--fps {self.fps:g}, --duration {self.duration:g} and '
+                              f'--interval {self.interval:g} must be positive, --warmup '
+                              f'{self.warmup:g} not negative')
+        if self.reliability not in CAMERA_RELIABILITIES:
+            raise ConfigError(f'Reliability {self.reliability!r} is not one of: '
+                              f'{", ".join(CAMERA_RELIABILITIES)}')
+        if self.depth < 1:
+            raise ConfigError(f'Publisher depth {self.depth} must be at least 1')
+        if self.node_pid is not None and not self.topic:
+            raise ConfigError('Measuring a running node (--node-pid) needs its input --topic')
+
+    @property
+    def compressed(self) -> bool:
+        """Whether frames go out as sensor_msgs/CompressedImage."""
+        return self.encoding in COMPRESSED_FORMATS

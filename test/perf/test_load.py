@@ -1,0 +1,88 @@
+"""The load tool (`mobilenetv1-ros load`) for a few seconds, and its /proc readings.
+
+The 60 s runs of the issue are tool runs, not tests; this checks that a short run starts the
+node, keeps it busy at the requested rate, and reports sane figures: frames sent and
+classified, no result attached to the wrong frame, ages, RSS, CPU, a clean node exit.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from shared import REPO_ROOT
+
+from mobilenetv1_ros.cli.load import parse_parameter
+from mobilenetv1_ros.perf.procstat import machine_cpu_times, read_process
+
+#: The loopback-only variant of config/fastdds_large_frames.xml that scripts and tests use.
+PROFILE = REPO_ROOT / 'scripts' / 'fastdds_loopback.xml'
+
+
+def test_read_process_reports_rss_cpu_and_threads_of_a_live_process():
+    child = subprocess.Popen([sys.executable, '-c',
+                              'import time\nx = bytearray(64 << 20)\n'
+                              'end = time.process_time() + 0.3\n'
+                              'while time.process_time() < end: pass\n'
+                              'time.sleep(30)'])
+    try:
+        deadline = time.monotonic() + 20
+        sample = read_process(child.pid)
+        while (sample is None or sample.cpu_s < 0.25) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            sample = read_process(child.pid)
+        assert sample is not None
+        assert sample.rss_mb >= 64
+        assert sample.cpu_s >= 0.25
+        assert sample.threads >= 1
+    finally:
+        child.kill()
+        child.wait()
+    assert read_process(child.pid) is None
+    busy, total = machine_cpu_times()
+    assert 0 < busy <= total
+
+
+def test_node_parameters_parse_like_ros_args():
+    assert parse_parameter('backend:=bpu') == ('backend', 'bpu')
+    assert parse_parameter('num_threads:=1') == ('num_threads', 1)
+    assert parse_parameter('score_threshold:=0.5') == ('score_threshold', 0.5)
+    assert parse_parameter('publish_overlay:=False') == ('publish_overlay', False)
+    from mobilenetv1_ros.core.errors import ConfigError
+    with pytest.raises(ConfigError, match="'top_k=3'"):
+        parse_parameter('top_k=3')
+
+
+def test_a_short_load_run_reports_rates_ages_rss_and_a_clean_exit(node_env):
+    pytest.importorskip('rclpy')
+    command = [sys.executable, '-m', 'mobilenetv1_ros', 'load', '--size', '640x480',
+               '--encoding', 'nv12', '--fps', '15', '--duration', '3', '--interval', '1',
+               '--warmup', '1', '--dds-profile', str(PROFILE), '--json']
+    done = subprocess.run(command, env=node_env, cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip(), done.stderr
+    report = json.loads(done.stdout)
+    assert 30 <= report['sent'] <= 60, report['sent']
+    assert report['node_received'] >= report['sent'] * 0.8
+    assert 1 <= report['results'] <= report['sent']
+    assert report['node_classified'] >= report['results']
+    assert report['mismatched'] == 0
+    assert report['node_failed'] == 0 and report['node_rejected'] == 0
+    assert report['photos'] == ['cat_1080p.jpg', 'hot_dog.jpg']
+    assert 0 < report['age_ms']['p50'] <= report['age_ms']['p95'] <= report['age_ms']['max']
+    assert report['node_infer_ms']['p50'] > 0
+    assert report['rss_mb']['start'] > 50 and report['rss_mb']['end'] > 50
+    assert abs(report['rss_mb']['growth']) < 20
+    assert report['node_cpu_pct'] > 0 and report['load_tool_cpu_pct'] > 0
+    assert report['dds_profile'] == f'Fast DDS profile {PROFILE}'
+    assert 3 <= len(report['series']) <= 5
+    assert all(row['rss_mb'] > 50 for row in report['series'])
+    assert report['node']['exit_code'] == 0 and not report['node']['traceback']
+    assert report['machine']['loadavg_start'] is not None
+    names = {check['name']: check['ok'] for check in report['checks']}
+    assert names['node alive through the load'] and names['RSS growth <= 20 MB']
+    assert names['node exits with code 0 on SIGINT, no traceback']
+    assert done.returncode == (0 if all(names.values()) else 1)
