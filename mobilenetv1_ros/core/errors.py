@@ -9,6 +9,7 @@ __all__ = [
     'ConfigError',
     'ImageDecodeError',
     'ImageError',
+    'ImageTooLargeError',
     'LabelsError',
     'ModelError',
     'UnsupportedEncodingError',
@@ -33,6 +34,13 @@ class UnsupportedEncodingError(ImageError):
 
 class ImageDecodeError(ImageError):
     """Compressed image bytes (JPEG, PNG) could not be decoded."""
+
+
+class ImageTooLargeError(ImageError):
+    """A compressed frame is over a resource cap: declared pixels or side, JPEG scans, PNG chunks.
+
+    Raised from the stream's headers, before any pixel is allocated or decoded.
+    """
 
 
 class LabelsError(ClassifierError):
