@@ -12,7 +12,9 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from collections import defaultdict
 from contextlib import suppress
+from io import BytesIO
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
@@ -313,8 +315,8 @@ class BagWriter:
     metadata that matches the storage. If even closing fails, the bag is left without
     metadata.yaml (readers then read the storage file directly) rather than with a wrong one.
 
-    MCAP storage is written as rosbags does (no commit points); a failed write there ends
-    with the bag aborted and no metadata.yaml.
+    MCAP has no transactions: a commit point closes the pending chunk and flushes the file, and
+    a failure truncates the file back to the last commit point before the summary is written.
 
     Use `open_writer()`; the methods mirror rosbags' Writer.
     """
@@ -336,8 +338,10 @@ class BagWriter:
         except Exception as error:  # noqa: BLE001 - any failure of the storage library
             raise BagError(f'Bag {path} cannot be created: {describe_error(error)}') from None
         self._snapshot: tuple[dict[int, int], int, int] = ({}, 0, 0)
+        self._mcap_snapshot: tuple[int, int, dict[int, int], int, int] | None = None
         self._next_commit = 0.0
         self._pending_bytes = 0
+        self._rewound = False
 
     def open(self) -> BagWriter:
         """Create the bag directory and storage file.
@@ -408,10 +412,17 @@ class BagWriter:
             self._fail(error)
 
     def commit(self) -> None:
-        """Make every message written so far durable (sqlite3; MCAP has no commit points)."""
+        """Make every message written so far durable; a later failure returns to this point."""
         connection = self._sqlite()
         if connection is not None:
             connection.commit()
+        mcap = self._mcap()
+        if mcap is not None:
+            if mcap.chunk.bio.tell():
+                mcap.close_chunk()
+            mcap.bio.flush()
+            self._mcap_snapshot = (mcap.bio.tell(), len(mcap.chunks), dict(mcap.channel_stats),
+                                   mcap.message_start_time, mcap.message_end_time)
         self._snapshot = self._state()
         self._next_commit = time.monotonic() + self.commit_interval
         self._pending_bytes = 0
@@ -426,7 +437,7 @@ class BagWriter:
         writer = self._writer
         if writer.storage is None:
             return
-        if self.error is not None and self._sqlite() is None:
+        if self.error is not None and not self._rewound:
             self.abort()
             raise BagError(f'Bag {self.path} could not be written ({self.error}); its '
                            f'{self.storage} file is incomplete and it has no metadata.yaml')
@@ -458,16 +469,53 @@ class BagWriter:
     def _sqlite(self) -> Any:
         return getattr(self._writer.storage, 'conn', None)
 
+    def _mcap(self) -> Any:
+        """Return rosbags' MCAP storage writer if it has what commit points use, else None."""
+        storage = self._writer.storage
+        parts = ('bio', 'chunk', 'chunks', 'channel_stats', 'close_chunk',
+                 'message_start_time', 'message_end_time')
+        return storage if all(hasattr(storage, p) for p in parts) else None
+
+    def _rewind_mcap(self, mcap: Any) -> bool:
+        """Truncate the MCAP file and the writer's state back to the last commit point."""
+        if self._mcap_snapshot is None:
+            return False
+        offset, chunks, stats, start, end = self._mcap_snapshot
+        handle = mcap.bio
+        # The buffered file still holds bytes that cannot be written; drop it and reopen.
+        with suppress(Exception):
+            handle.close()
+        with suppress(Exception):
+            handle.raw.close()
+        try:
+            mcap.bio = mcap.path.open('r+b')
+            mcap.bio.truncate(offset)
+            mcap.bio.seek(offset)
+        except OSError:
+            return False
+        del mcap.chunks[chunks:]
+        mcap.chunk = type(mcap.chunk)(2**63 - 1, 0, BytesIO(), defaultdict(list))
+        mcap.channel_stats.clear()
+        mcap.channel_stats.update(stats)
+        mcap.message_start_time, mcap.message_end_time = start, end
+        return True
+
     def _state(self) -> tuple[dict[int, int], int, int]:
         writer = self._writer
         return dict(writer.counts), writer.min_timestamp, writer.max_timestamp
 
     def _fail(self, error: BaseException) -> NoReturn:
         self.error = describe_error(error)
-        connection = self._sqlite()
+        connection, mcap = self._sqlite(), self._mcap()
+        rewound = False
         if connection is not None:
             with suppress(Exception):
                 connection.rollback()
+            rewound = True
+        elif mcap is not None:
+            rewound = self._rewind_mcap(mcap)
+        self._rewound = rewound
+        if rewound:
             counts, low, high = self._snapshot
             writer = self._writer
             writer.counts = {key: counts.get(key, 0) for key in writer.counts}

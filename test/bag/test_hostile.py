@@ -193,6 +193,31 @@ def test_signal_mid_run_leaves_a_readable_bag_whose_metadata_equals_its_contents
     assert [r.top_class for r in records] == [TOPS[i % 4] for i in range(len(records))]
 
 
+def test_sigkill_keeps_what_was_committed(long_bag: Path, tmp_path: Path) -> None:
+    """No handler runs on SIGKILL; the commit points (every second) keep the work before."""
+    output = tmp_path / 'out'
+    with _running(_command('classify', long_bag, '-o', output, '-v'), env=_env()) as process:
+        assert process.stdout is not None
+        seen = 0
+        first = 0.0
+        for line in process.stdout:
+            if line.startswith('/cam/compressed '):
+                seen += 1
+                first = first or time.monotonic()
+            if first and time.monotonic() - first > 1.5:
+                break
+        process.kill()
+        process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    assert not (output / 'metadata.yaml').exists()
+    reader = open_reader(output, warn=False)
+    try:
+        kept = sum(1 for _ in reader.messages())
+    finally:
+        reader.close()
+    assert 0 < kept <= seen
+
+
 def test_sigterm_as_soon_as_the_output_exists(long_bag: Path, tmp_path: Path) -> None:
     output = tmp_path / 'out'
     with _running(_command('classify', long_bag, '-o', output), env=_env()) as process:
@@ -287,12 +312,13 @@ def _check_partial_output(output: Path, summary_path: Path) -> None:
     assert [r.top_class for r in records] == [TOPS[i % 4] for i in range(len(records))]
 
 
-def test_disk_full_keeps_what_was_committed_and_metadata_matches(long_bag: Path,
+@pytest.mark.parametrize('storage', ['sqlite3', 'mcap'])
+def test_disk_full_keeps_what_was_committed_and_metadata_matches(storage: str, long_bag: Path,
                                                                  tmp_path: Path) -> None:
     with _small_tmpfs(tmp_path / 'small', '24m') as small:
         output = small / 'out'
         result = _cli('classify', long_bag, '-o', output, '--keep-inputs', '--summary-json',
-                      tmp_path / 'summary.json')
+                      tmp_path / 'summary.json', '--storage', storage)
         assert result.returncode == 1, result.stderr
         assert 'could not be written completely' in result.stderr
         assert 'disk is full' in result.stderr or 'No space left' in result.stderr
