@@ -14,7 +14,7 @@ handler for all three:
 The exit code of a stopped tool is 128 + the signal number (130 SIGINT, 143 SIGTERM, 129
 SIGHUP), as a shell reports a process killed by that signal.
 
-Example:
+Example (`run_stoppable` is this with the exit code of a stopped setup):
     with stop_signals() as signals:
         setup()                          # a signal here raises Interrupted
         with signals.polling():
@@ -30,13 +30,20 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-__all__ = ['STOP_SIGNALS', 'Interrupted', 'StopSignals', 'exit_code_of', 'signal_name',
-           'stop_signals']
+__all__ = [
+    'STOP_SIGNALS',
+    'Interrupted',
+    'StopSignals',
+    'exit_code_of',
+    'run_stoppable',
+    'signal_name',
+    'stop_signals',
+]
 
 #: The signals that stop a tool (SIGHUP where the platform has it).
 STOP_SIGNALS: tuple[int, ...] = tuple(
@@ -159,3 +166,32 @@ def stop_signals(signals: Sequence[int] = STOP_SIGNALS, *, force_after: int = 3,
         for signum, handler in previous.items():
             # None: a handler not installed from Python; the default is the safe stand-in.
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def run_stoppable(main: Callable[[StopSignals], int], prog: str, *,
+                  stream: TextIO | None = None) -> int:
+    """Run `main(signals)` under `stop_signals()`; return its exit code or 128 + the signal.
+
+    A signal outside `polling()` raises Interrupted wherever the main thread is, and some code
+    turns that into another error (an import interrupted half-way fails as ImportError, a
+    library wraps it in its own error). Once a stop signal has arrived, any exception that
+    ends `main` therefore means "stopped": it becomes one line on stderr and the signal's exit
+    code, never a traceback or an unrelated error code.
+
+    Args:
+        main: The tool's body; returns its exit code.
+        prog: The tool's name for the message ('mobilenetv1-ros bag classify').
+        stream: Where the message goes (default stderr).
+    """
+    with stop_signals(stream=stream) as signals:
+        try:
+            return int(main(signals))
+        except Exception as error:  # noqa: BLE001 - see the docstring
+            if signals.signum is None:
+                raise
+            (stream or sys.stderr).write(
+                f'{prog}: stopped by {signal_name(signals.signum)} ({type(error).__name__} '
+                'while stopping)\n')
+            return exit_code_of(signals.signum)
+        except KeyboardInterrupt:
+            return signals.exit_code or 130

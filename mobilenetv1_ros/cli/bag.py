@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from mobilenetv1_ros.cli.options import add_pipeline_arguments, options_from_args
 from mobilenetv1_ros.progress import progress_bar
-from mobilenetv1_ros.signals import signal_name, stop_signals
+from mobilenetv1_ros.signals import run_stoppable, signal_name
 
 if TYPE_CHECKING:
     from mobilenetv1_ros.bag.offline import FrameResult
@@ -162,13 +162,10 @@ def _add_storage(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen bag subcommand; SIGINT, SIGTERM and SIGHUP stop it cleanly."""
-    with stop_signals() as signals:
-        try:
-            return int(args.bag_run(args, signals))
-        except KeyboardInterrupt:
-            # A signal outside a polled section (loading the model, discovery): nothing was
-            # written yet.
-            return signals.exit_code or 130
+    # A signal outside a polled section (loading the model, discovery) ends the command
+    # before anything was written; inside one (reading, writing) it ends it between frames.
+    return run_stoppable(lambda signals: args.bag_run(args, signals),
+                         f'mobilenetv1-ros bag {args.bag_command}')
 
 
 def _print_result(result: FrameResult) -> None:
