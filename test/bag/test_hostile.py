@@ -643,6 +643,34 @@ def test_play_and_record_stop_cleanly_on_sigterm_and_sighup(
     assert f'Recorded {counts["/image_raw"]} messages' in recorder_err
 
 
+def test_record_stops_by_itself_when_writing_fails(sample_bag_path: Path, tmp_path: Path,
+                                                    ros_env: dict[str, str]) -> None:
+    pytest.importorskip('rclpy', reason='rclpy is not installed')
+    env = _env(ros_env)
+    output = tmp_path / 'recorded'
+    size = 40 * 1024 * 1024  # 960x544 nv12 frames: a commit point at 16 MB, full at 40 MB
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    with _running(_command('record', output, '/image_raw', '--type',
+                           '/image_raw:=sensor_msgs/msg/Image'), env=env,
+                  preexec_fn=limit) as recorder, \
+            _running(_command('play', sample_bag_path, '--topics', '/image_raw', '--loop',
+                              '--wait-for-subscribers', '20'), env=env) as player:
+        _, recorder_err = recorder.communicate(timeout=60)
+        player.send_signal(signal.SIGTERM)
+        _, player_err = player.communicate(timeout=30)
+    assert recorder.returncode == 1, recorder_err
+    assert 'mobilenetv1-ros bag record: error: Bag ' in recorder_err
+    assert 'Traceback' not in recorder_err + player_err
+    assert player.returncode == 143, player_err
+    counts = consistent_counts(output)
+    assert 0 < counts['/image_raw'] < 60
+    assert f'Recorded {counts["/image_raw"]} messages' in recorder_err
+
+
 # --- 9. --summary-json to an unwritable path -----------------------------------------------------
 
 
