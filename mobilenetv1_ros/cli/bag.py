@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -186,8 +187,8 @@ def _check_summary_path(path: Path | None) -> None:
         return
     existed = path.exists()
     try:
-        with path.open('a', encoding='utf-8'):
-            pass
+        # O_NONBLOCK: a FIFO nobody reads fails at once (ENXIO) instead of blocking here.
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644))
     except OSError as error:
         raise BagError(f'Summary file {path} cannot be written: '
                        f'{error.strerror or error}') from None

@@ -674,14 +674,27 @@ def test_record_stops_by_itself_when_writing_fails(sample_bag_path: Path, tmp_pa
 # --- 9. --summary-json to an unwritable path -----------------------------------------------------
 
 
-@pytest.mark.parametrize('where', ['missing_dir', 'directory', 'proc'])
+@pytest.mark.parametrize('where', ['missing_dir', 'directory', 'proc', 'fifo'])
 def test_unwritable_summary_json_fails_before_the_work(where: str, tmp_path: Path) -> None:
     bag = write_bag(tmp_path / 'in', [('/cam', image_msg(0, photo(PHOTOS[0], 64, 48)))])
+    os.mkfifo(tmp_path / 'fifo')
     target = {'missing_dir': tmp_path / 'no' / 'such' / 'summary.json',
               'directory': tmp_path,
-              'proc': Path('/proc/summary.json')}[where]
+              'proc': Path('/proc/summary.json'),
+              'fifo': tmp_path / 'fifo'}[where]
     result = _cli('classify', bag, '-o', tmp_path / 'out', '--summary-json', target)
     assert result.returncode == 2, result.stderr
     assert f'Summary file {target} cannot be written: ' in result.stderr
     assert not (tmp_path / 'out').exists()
     assert 'Summary:' not in result.stdout
+
+
+def test_summary_json_that_fails_at_the_end_exits_1(tmp_path: Path) -> None:
+    if not Path('/dev/full').exists():
+        pytest.skip('no /dev/full here')
+    bag = write_bag(tmp_path / 'in', [('/cam', image_msg(0, photo(PHOTOS[0], 64, 48)))])
+    result = _cli('classify', bag, '-o', tmp_path / 'out', '--summary-json', '/dev/full')
+    assert result.returncode == 1, result.stderr
+    assert 'frames: 1 read, 1 classified, 0 rejected' in result.stdout
+    assert 'summary file /dev/full cannot be written: No space left on device' in result.stderr
+    assert consistent_counts(tmp_path / 'out') == {'/cam/classification': 1}
