@@ -546,12 +546,14 @@ def _run(reader: Any, output_path: Path, connections: list[Connection], classifi
                             on_result)
     frames = _FrameReader(reader, connections, classifier)
     infer = classifier.backend.infer
-    start = time.perf_counter()
+    start = 0.0
     try:
         results.start()
         results.ready.wait()
         if results.error is not None:
             raise results.error
+        # Timed from the first read: creating the output bag is not part of the throughput.
+        start = time.perf_counter()
         frames.start()
         while True:
             if stop.is_set():
@@ -582,7 +584,8 @@ def _run(reader: Any, output_path: Path, connections: list[Connection], classifi
             results.join()
         if frames.is_alive():
             frames.join(timeout=5.0)
-        summary.seconds = (results.finished or time.perf_counter()) - start
+        if start:
+            summary.seconds = (results.finished or time.perf_counter()) - start
         if progress is not None:
             progress.close()
     if results.error is not None:
