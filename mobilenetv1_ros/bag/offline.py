@@ -69,8 +69,12 @@ __all__ = [
 
 CLASSIFICATION_SUFFIX = '/classification'
 _QUEUE_DEPTH = 8
-#: Rejected frames listed one by one in the printed summary (the JSON lists all).
+#: Rejected frames listed one by one in the printed summary, and at most in the summary's
+#: `rejected_frames` (a bag of millions of unusable frames must not exhaust memory).
 _LISTED_REJECTIONS = 20
+_KEPT_REJECTIONS = 10_000
+#: Distinct rejection reasons printed (all are counted and in the JSON).
+_LISTED_REASONS = 10
 
 
 def output_topic(image_topic: str) -> str:
@@ -141,6 +145,7 @@ class BagSummary:
     topics: dict[str, TopicCounts] = field(default_factory=dict)
     classes: Counter[tuple[int, str]] = field(default_factory=Counter)
     rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: The first rejected frames, in bag order (at most _KEPT_REJECTIONS).
     rejected_frames: list[RejectedFrame] = field(default_factory=list)
     messages_written: int = 0
     seconds: float = 0.0
@@ -247,15 +252,17 @@ class BagSummary:
                 lines.append(f'    ... and {len(self.classes) - max_classes} more')
         if self.rejected:
             lines.append(f'  rejected frames: {self.rejected_count}')
-            for (topic, reason), count in self.rejected.most_common():
+            for (topic, reason), count in self.rejected.most_common(_LISTED_REASONS):
                 lines.append(f'    {count:6d}  {topic}: {reason}')
+            if len(self.rejected) > _LISTED_REASONS:
+                lines.append(f'    ... and {len(self.rejected) - _LISTED_REASONS} more reasons')
             for frame in self.rejected_frames[:_LISTED_REJECTIONS]:
                 stamp = '-' if frame.stamp_ns is None else _seconds(frame.stamp_ns)
                 lines.append(f'    {frame.topic} stamp {stamp} (bag time '
                              f'{_seconds(frame.timestamp)}): {frame.reason}')
-            if len(self.rejected_frames) > _LISTED_REJECTIONS:
-                lines.append(f'    ... and {len(self.rejected_frames) - _LISTED_REJECTIONS} '
-                             'more (all in --summary-json)')
+            if self.rejected_count > _LISTED_REJECTIONS:
+                lines.append(f'    ... and {self.rejected_count - _LISTED_REJECTIONS} more '
+                             f'(the first {_KEPT_REJECTIONS} in --summary-json)')
         for line in self.shortfall:
             lines.append(f'  missing: {line}')
         if self.read_error:
@@ -469,9 +476,10 @@ class _ResultWriter(threading.Thread):
             counts.frames += 1
             counts.rejected += 1
             summary.rejected[(topic, frame.reason)] += 1
-            summary.rejected_frames.append(RejectedFrame(
-                topic, frame.timestamp,
-                None if frame.header is None else stamp_ns(frame.header), frame.reason))
+            if len(summary.rejected_frames) < _KEPT_REJECTIONS:
+                summary.rejected_frames.append(RejectedFrame(
+                    topic, frame.timestamp,
+                    None if frame.header is None else stamp_ns(frame.header), frame.reason))
         else:
             start = time.perf_counter()
             predictions, _ = self.classifier.postprocess(scores)
