@@ -113,7 +113,8 @@ class StopSignals:
         finally:
             self._polling -= 1
 
-    def _say(self, text: str) -> None:
+    def note(self, text: str) -> None:
+        """Write one line to the stream (stderr); a closed terminal (SIGHUP) is ignored."""
         stream = self._stream or sys.stderr
         try:
             stream.write(text + '\n')
@@ -128,12 +129,12 @@ class StopSignals:
             self.signum = signum
             self.event.set()
         if self.count >= self.force_after > 1:
-            self._say(f'{signal_name(signum)} received {self.count} times: exiting at once, '
+            self.note(f'{signal_name(signum)} received {self.count} times: exiting at once, '
                       'without cleanup')
             os._exit(exit_code_of(self.signum))
         if self.count > 1:
             left = self.force_after - self.count
-            self._say(f'{signal_name(signum)}: already stopping, finishing what was done'
+            self.note(f'{signal_name(signum)}: already stopping, finishing what was done'
                       + (f' (send it {left} more time(s) to exit at once)' if left > 0 else ''))
             return
         if self._polling or self._raised:
@@ -189,9 +190,8 @@ def run_stoppable(main: Callable[[StopSignals], int], prog: str, *,
         except Exception as error:  # noqa: BLE001 - see the docstring
             if signals.signum is None:
                 raise
-            (stream or sys.stderr).write(
-                f'{prog}: stopped by {signal_name(signals.signum)} ({type(error).__name__} '
-                'while stopping)\n')
+            signals.note(f'{prog}: stopped by {signal_name(signals.signum)} '
+                         f'({type(error).__name__} while stopping)')
             return exit_code_of(signals.signum)
         except KeyboardInterrupt:
             return signals.exit_code or 130
