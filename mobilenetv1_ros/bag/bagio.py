@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import shutil
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+import time
+from collections import defaultdict
+from contextlib import suppress
+from io import BytesIO
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability
 from rosbags.interfaces import QosTime
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from ruamel.yaml import YAML
 
 from mobilenetv1_ros.bag.errors import (
     BagError,
@@ -27,21 +32,27 @@ from mobilenetv1_ros.bag.errors import (
 from mobilenetv1_ros.bag.messages import IMAGE_TYPES, typestore
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from rosbags.interfaces import Connection
 
 __all__ = [
     'BAG_VERSION',
+    'COMMIT_BYTES',
+    'COMMIT_INTERVAL',
     'STORAGES',
     'BagMessage',
+    'BagWriter',
     'add_connection',
+    'check_output',
     'default_qos',
     'describe_error',
     'image_connections',
+    'not_a_bag_reason',
     'open_reader',
     'open_writer',
     'prepare_output',
+    'shortfall',
 ]
 
 #: rosbag2 metadata version written (the newest one ROS 2 Humble reads, see module docstring).
@@ -49,6 +60,12 @@ BAG_VERSION = 8
 STORAGES = {'sqlite3': StoragePlugin.SQLITE3, 'mcap': StoragePlugin.MCAP}
 _STORAGE_SUFFIXES = ('.db3', '.mcap')
 _ZERO = QosTime(0, 0)
+#: metadata.yaml of a real bag is a few KB per topic; a larger file is not read to decide.
+_METADATA_MAX_BYTES = 16 * 1024 * 1024
+#: A sqlite3 bag being written is committed when this many seconds or bytes have passed since
+#: the last commit: what a SIGKILL or a full disk can cost at most.
+COMMIT_INTERVAL = 1.0
+COMMIT_BYTES = 16 * 1024 * 1024
 
 
 class BagMessage(NamedTuple):
@@ -117,7 +134,32 @@ def open_reader(path: str | Path, *, warn: bool = True) -> Reader:
     except Exception as error:  # noqa: BLE001 - any failure of the storage library
         raise BagReadError(f'Bag {path} cannot be read: {describe_error(error)}'
                            f'{_damage_hint(error)}') from None
+    _match_storage_qos(reader)
     return reader
+
+
+def _match_storage_qos(reader: Reader) -> None:
+    """Let metadata.yaml's topics match their storage's topics whatever the recorded QoS says.
+
+    rosbags pairs each topic of metadata.yaml with the storage file's topic of the same name,
+    type and offered QoS profiles, and reads nothing from a topic whose profiles differ. Real
+    bags have such differences: the Foxy-era recorder wrote infinite deadline and liveliness
+    lease durations into the sqlite3/MCAP topic table (2147483647 s, 4294967295 ns) and 0 s into
+    metadata.yaml, so a strict comparison reads 0 of their messages. A topic is one stream
+    whatever its QoS text, so a storage topic whose name and type match exactly one metadata
+    topic takes that topic's profiles (only in the reader's memory; the files are untouched).
+    """
+    declared = list(reader.connections)
+    for storage in getattr(reader.storage, 'storages', ()):
+        stored = getattr(storage, 'connections', None)
+        if not isinstance(stored, list):
+            continue
+        for index, connection in enumerate(stored):
+            same = [c for c in declared
+                    if c.topic == connection.topic and c.msgtype == connection.msgtype
+                    and (not c.digest or not connection.digest or c.digest == connection.digest)]
+            if len(same) == 1 and same[0].ext != connection.ext:
+                stored[index] = connection._replace(ext=same[0].ext)
 
 
 def _damage_hint(error: BaseException) -> str:
@@ -162,20 +204,58 @@ def image_connections(reader: Reader, topics: Sequence[str] = ()) -> list[Connec
     return chosen
 
 
-def _looks_like_bag(path: Path) -> bool:
-    if (path / 'metadata.yaml').is_file():
-        return True
-    entries = list(path.iterdir())
-    return bool(entries) and all(p.suffix in _STORAGE_SUFFIXES or p.name.endswith('.yaml')
-                                 for p in entries)
+def not_a_bag_reason(path: str | Path) -> str | None:
+    """Return None when `path` is provably a rosbag2 bag directory, else what it is instead.
+
+    Provably a bag: a directory whose metadata.yaml parses as rosbag2 metadata and whose
+    entries are exactly metadata.yaml and the storage files it names (regular files).
+    """
+    path = Path(path)
+    if path.is_symlink():
+        return 'it is a symbolic link'
+    if not path.is_dir():
+        return 'it is not a directory'
+    entries = sorted(p.name for p in path.iterdir())
+    listing = _listing(entries)
+    metadata = path / 'metadata.yaml'
+    if not metadata.is_file() or metadata.is_symlink():
+        return f'it has no metadata.yaml (it holds {listing})'
+    if metadata.stat().st_size > _METADATA_MAX_BYTES:
+        return f'its metadata.yaml is larger than {_METADATA_MAX_BYTES} bytes'
+    try:
+        document = YAML(typ='safe').load(metadata.read_text(encoding='utf-8'))
+    except Exception as error:  # noqa: BLE001 - any YAML or decoding failure
+        return f'its metadata.yaml does not parse ({describe_error(error)})'
+    info = document.get('rosbag2_bagfile_information') if isinstance(document, dict) else None
+    files = info.get('relative_file_paths') if isinstance(info, dict) else None
+    if (not isinstance(info, dict) or not isinstance(info.get('version'), int)
+            or not isinstance(info.get('storage_identifier'), str)
+            or not isinstance(info.get('topics_with_message_count'), list)
+            or not isinstance(files, list) or not all(isinstance(f, str) for f in files)):
+        return 'its metadata.yaml is not rosbag2 metadata (no rosbag2_bagfile_information ' \
+               'with version, storage_identifier, relative_file_paths and topics)'
+    named = sorted({PurePath(f).name for f in files})
+    if any(PurePath(f).name != f for f in files) or sorted(['metadata.yaml', *named]) != entries:
+        return (f'its metadata.yaml names {_listing(named)} but it holds {listing}')
+    irregular = [n for n in named if (path / n).is_symlink() or not (path / n).is_file()]
+    if irregular:
+        return f'{_listing(irregular)} named by its metadata.yaml are not regular files'
+    return None
 
 
-def prepare_output(path: str | Path, *, overwrite: bool = False,
-                   inputs: Iterable[str | Path] = ()) -> Path:
-    """Check that a bag may be written at `path`; with `overwrite`, remove an existing bag.
+def _listing(names: Sequence[str], limit: int = 8) -> str:
+    if not names:
+        return 'nothing'
+    shown = ', '.join(names[:limit])
+    return shown + (f' and {len(names) - limit} more' if len(names) > limit else '')
 
-    Only a bag directory (metadata.yaml or storage files only) or an empty directory is
-    removed; anything else is refused even with `overwrite`.
+
+def check_output(path: str | Path, *, overwrite: bool = False,
+                 inputs: Iterable[str | Path] = ()) -> Path:
+    """Check, without changing anything, that a bag may be written at `path`.
+
+    With `overwrite`, an existing empty directory or a directory that is provably a rosbag2
+    bag (see `not_a_bag_reason`) may be replaced; nothing else is.
 
     Raises:
         BagOutputExistsError: The path exists and may not be replaced, or is an input.
@@ -189,31 +269,276 @@ def prepare_output(path: str | Path, *, overwrite: bool = False,
     if not overwrite:
         raise BagOutputExistsError(
             f'Output bag {path} exists; pass --overwrite to replace it')
-    if path.is_dir() and not path.is_symlink() and (not any(path.iterdir())
-                                                    or _looks_like_bag(path)):
-        shutil.rmtree(path)
+    if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
         return path
-    raise BagOutputExistsError(
-        f'Output path {path} exists and is not a rosbag2 bag; refusing to replace it')
+    reason = not_a_bag_reason(path)
+    if reason is not None:
+        raise BagOutputExistsError(
+            f'Output path {path} exists and is not a rosbag2 bag: {reason}; refusing to '
+            'replace it')
+    return path
 
 
-def open_writer(path: str | Path, storage: str = 'sqlite3') -> Writer:
-    """Create and open a bag writer (format version BAG_VERSION) at a path that must not exist.
+def prepare_output(path: str | Path, *, overwrite: bool = False,
+                   inputs: Iterable[str | Path] = ()) -> Path:
+    """Check that a bag may be written at `path` (`check_output`); with `overwrite`, remove it.
+
+    Raises:
+        BagOutputExistsError: The path exists and may not be replaced, or is an input.
+    """
+    path = check_output(path, overwrite=overwrite, inputs=inputs)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    return path
+
+
+def shortfall(declared: Mapping[str, int], read: Mapping[str, int]) -> list[str]:
+    """Return one line per topic of which fewer messages were read than the bag declares.
+
+    Args:
+        declared: Topic -> message count the bag's metadata declares.
+        read: Topic -> messages actually read.
+    """
+    return [f'{topic}: the bag declares {count} messages, {read.get(topic, 0)} were read'
+            for topic, count in sorted(declared.items()) if read.get(topic, 0) < count]
+
+
+class BagWriter:
+    """A bag being written whose metadata.yaml always equals what its storage holds.
+
+    rosbags writes a sqlite3 bag in one transaction committed at close, so a process that is
+    killed loses every message and a failed write (disk full) makes sqlite roll back while the
+    writer's counts, written to metadata.yaml at close, do not. Here the transaction is
+    committed every `commit_interval` seconds or `commit_bytes` bytes of messages, whichever
+    comes first; a write or commit that fails rolls back to the
+    last commit together with the counts, and no later write is accepted, so close() writes
+    metadata that matches the storage. If even closing fails, the bag is left without
+    metadata.yaml (readers then read the storage file directly) rather than with a wrong one.
+
+    MCAP has no transactions: a commit point closes the pending chunk and flushes the file, and
+    a failure truncates the file back to the last commit point before the summary is written.
+
+    Use `open_writer()`; the methods mirror rosbags' Writer.
+    """
+
+    def __init__(self, path: str | Path, storage: str = 'sqlite3', *,
+                 commit_interval: float = COMMIT_INTERVAL,
+                 commit_bytes: int = COMMIT_BYTES) -> None:
+        if storage not in STORAGES:
+            raise BagError(f'Storage {storage!r} is not one of: {", ".join(STORAGES)}')
+        self.path = Path(path)
+        self.storage = storage
+        self.commit_interval = commit_interval
+        self.commit_bytes = commit_bytes
+        #: Why writing failed (None while it has not).
+        self.error: str | None = None
+        try:
+            self._writer = Writer(self.path, version=BAG_VERSION,
+                                  storage_plugin=STORAGES[storage])
+        except Exception as error:  # noqa: BLE001 - any failure of the storage library
+            raise BagError(f'Bag {path} cannot be created: {describe_error(error)}') from None
+        self._snapshot: tuple[dict[int, int], int, int] = ({}, 0, 0)
+        self._mcap_snapshot: tuple[int, int, dict[int, int], int, int] | None = None
+        self._next_commit = 0.0
+        self._pending_bytes = 0
+        self._rewound = False
+
+    def open(self) -> BagWriter:
+        """Create the bag directory and storage file.
+
+        Raises:
+            BagError: The bag cannot be created.
+        """
+        try:
+            self._writer.open()
+        except Exception as error:  # noqa: BLE001 - any failure of the storage library
+            raise BagError(f'Bag {self.path} cannot be created: '
+                           f'{describe_error(error)}') from None
+        self._snapshot = self._state()
+        self._next_commit = time.monotonic() + self.commit_interval
+        return self
+
+    @property
+    def connections(self) -> list[Connection]:
+        """The connections added so far."""
+        return list(self._writer.connections)
+
+    @property
+    def counts(self) -> dict[int, int]:
+        """Connection id -> messages the bag holds (after a failure: those committed)."""
+        return dict(self._writer.counts)
+
+    @property
+    def total(self) -> int:
+        """Messages the bag holds (after a failure: those committed before it)."""
+        return sum(self._writer.counts.values())
+
+    def set_custom_data(self, key: str, value: str) -> None:
+        """Set a key of metadata.yaml's custom_data."""
+        self._writer.set_custom_data(key, value)
+
+    def add_connection(self, topic: str, msgtype: str, **kwargs: Any) -> Connection:
+        """Add a topic (arguments of rosbags' Writer.add_connection) and commit it.
+
+        Raises:
+            BagError: Writing failed now or earlier.
+        """
+        self._check()
+        try:
+            connection = self._writer.add_connection(topic, msgtype, **kwargs)
+            self.commit()
+        except BagError:
+            raise
+        except Exception as error:  # noqa: BLE001 - any failure of the storage library
+            self._fail(error)
+        return connection
+
+    def write(self, connection: Connection, timestamp: int, data: bytes | memoryview) -> None:
+        """Write one message; commit when `commit_interval` or `commit_bytes` is reached.
+
+        Raises:
+            BagError: Writing failed (now or earlier); the bag keeps what was committed.
+        """
+        self._check()
+        try:
+            self._writer.write(connection, timestamp, data)
+            self._pending_bytes += len(data)
+            if (self._pending_bytes >= self.commit_bytes
+                    or time.monotonic() >= self._next_commit):
+                self.commit()
+        except BagError:
+            raise
+        except Exception as error:  # noqa: BLE001 - disk full, I/O errors, ...
+            self._fail(error)
+
+    def commit(self) -> None:
+        """Make every message written so far durable; a later failure returns to this point."""
+        connection = self._sqlite()
+        if connection is not None:
+            connection.commit()
+        mcap = self._mcap()
+        if mcap is not None:
+            if mcap.chunk.bio.tell():
+                mcap.close_chunk()
+            mcap.bio.flush()
+            self._mcap_snapshot = (mcap.bio.tell(), len(mcap.chunks), dict(mcap.channel_stats),
+                                   mcap.message_start_time, mcap.message_end_time)
+        self._snapshot = self._state()
+        self._next_commit = time.monotonic() + self.commit_interval
+        self._pending_bytes = 0
+
+    def close(self) -> None:
+        """Commit and close; write metadata.yaml with the counts the storage holds.
+
+        Raises:
+            BagError: Writing failed earlier (the bag is closed with what was committed) or
+                closing failed (the bag has no metadata.yaml).
+        """
+        writer = self._writer
+        if writer.storage is None:
+            return
+        if self.error is not None and not self._rewound:
+            self.abort()
+            raise BagError(f'Bag {self.path} could not be written ({self.error}); its '
+                           f'{self.storage} file is incomplete and it has no metadata.yaml')
+        try:
+            writer.close()
+        except Exception as error:  # noqa: BLE001 - disk full, I/O errors, ...
+            self.abort()
+            with suppress(OSError):
+                (self.path / 'metadata.yaml.tmp').unlink()
+            self.error = self.error or describe_error(error)
+            raise BagError(
+                f'Bag {self.path} cannot be closed ({describe_error(error)}); it has no '
+                f'metadata.yaml, its storage file holds the {self.total} messages committed '
+                'before (readers read it directly; `ros2 bag reindex` writes the metadata)'
+            ) from None
+        if self.error is not None:
+            raise BagError(f'Bag {self.path} could not be written ({self.error}); it was '
+                           f'closed with the {self.total} messages committed before')
+
+    def abort(self) -> None:
+        """Close without committing or writing metadata.yaml."""
+        with suppress(Exception):
+            self._writer.abort()
+
+    def _check(self) -> None:
+        if self.error is not None:
+            raise BagError(f'Bag {self.path} cannot be written: {self.error}')
+
+    def _sqlite(self) -> Any:
+        return getattr(self._writer.storage, 'conn', None)
+
+    def _mcap(self) -> Any:
+        """Return rosbags' MCAP storage writer if it has what commit points use, else None."""
+        storage = self._writer.storage
+        parts = ('bio', 'chunk', 'chunks', 'channel_stats', 'close_chunk',
+                 'message_start_time', 'message_end_time')
+        return storage if all(hasattr(storage, p) for p in parts) else None
+
+    def _rewind_mcap(self, mcap: Any) -> bool:
+        """Truncate the MCAP file and the writer's state back to the last commit point."""
+        if self._mcap_snapshot is None:
+            return False
+        offset, chunks, stats, start, end = self._mcap_snapshot
+        handle = mcap.bio
+        # The buffered file still holds bytes that cannot be written; drop it and reopen.
+        with suppress(Exception):
+            handle.close()
+        with suppress(Exception):
+            handle.raw.close()
+        try:
+            mcap.bio = mcap.path.open('r+b')
+            mcap.bio.truncate(offset)
+            mcap.bio.seek(offset)
+        except OSError:
+            return False
+        del mcap.chunks[chunks:]
+        mcap.chunk = type(mcap.chunk)(2**63 - 1, 0, BytesIO(), defaultdict(list))
+        mcap.channel_stats.clear()
+        mcap.channel_stats.update(stats)
+        mcap.message_start_time, mcap.message_end_time = start, end
+        return True
+
+    def _state(self) -> tuple[dict[int, int], int, int]:
+        writer = self._writer
+        return dict(writer.counts), writer.min_timestamp, writer.max_timestamp
+
+    def _fail(self, error: BaseException) -> NoReturn:
+        self.error = describe_error(error)
+        connection, mcap = self._sqlite(), self._mcap()
+        rewound = False
+        if connection is not None:
+            with suppress(Exception):
+                connection.rollback()
+            rewound = True
+        elif mcap is not None:
+            rewound = self._rewind_mcap(mcap)
+        self._rewound = rewound
+        if rewound:
+            counts, low, high = self._snapshot
+            writer = self._writer
+            writer.counts = {key: counts.get(key, 0) for key in writer.counts}
+            writer.min_timestamp, writer.max_timestamp = low, high
+        raise BagError(f'Bag {self.path} cannot be written: {self.error}') from None
+
+
+def open_writer(path: str | Path, storage: str = 'sqlite3', *,
+                commit_interval: float = COMMIT_INTERVAL,
+                commit_bytes: int = COMMIT_BYTES) -> BagWriter:
+    """Create and open a bag (format version BAG_VERSION) at a path that must not exist.
+
+    Returns a BagWriter (see there: commit points, metadata that matches the storage).
 
     Raises:
         BagError: Unknown storage, or the bag cannot be created.
     """
-    if storage not in STORAGES:
-        raise BagError(f'Storage {storage!r} is not one of: {", ".join(STORAGES)}')
-    writer = Writer(Path(path), version=BAG_VERSION, storage_plugin=STORAGES[storage])
-    try:
-        writer.open()
-    except Exception as error:  # noqa: BLE001 - any failure of the storage library
-        raise BagError(f'Bag {path} cannot be created: {describe_error(error)}') from None
-    return writer
+    return BagWriter(path, storage, commit_interval=commit_interval,
+                     commit_bytes=commit_bytes).open()
 
 
-def add_connection(writer: Writer, topic: str, msgtype: str, *,
+
+def add_connection(writer: BagWriter | Writer, topic: str, msgtype: str, *,
                    source: Connection | None = None, qos: Sequence[Qos] | None = None
                    ) -> Connection:
     """Add a topic to a writer; copy definition, hash and QoS from `source` when it has them."""

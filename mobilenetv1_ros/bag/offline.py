@@ -4,6 +4,13 @@ No DDS: messages are read with rosbags, classified by the core pipeline and writ
 bag, on `<image topic>/classification`, with the frame's header and the frame's bag timestamp.
 Reading, deserializing and preprocessing run in a second thread, overlapped with inference,
 so the tool runs as fast as the backend allows.
+
+Nothing is lost silently: a frame that cannot be converted (any error, from an unsupported
+encoding to an image too large to decode) is a counted rejection with its reason and the run
+goes on; only storage damage ends reading early. The output bag is committed as it is written
+and always closed with metadata that equals its contents, also when the run is stopped (the
+`stop` event) or the disk fills up. A bag that yields fewer messages than its metadata declares
+is reported.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from mobilenetv1_ros.bag.bagio import (
     open_reader,
     open_writer,
     prepare_output,
+    shortfall,
 )
 from mobilenetv1_ros.bag.errors import BagError
 from mobilenetv1_ros.bag.messages import (
@@ -34,6 +42,7 @@ from mobilenetv1_ros.bag.messages import (
     typestore,
 )
 from mobilenetv1_ros.core.errors import ImageError
+from mobilenetv1_ros.signals import exit_code_of, signal_name
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -52,6 +61,7 @@ __all__ = [
     'BagClassifyOptions',
     'BagSummary',
     'FrameResult',
+    'RejectedFrame',
     'TopicCounts',
     'classify_bag',
     'output_topic',
@@ -59,6 +69,12 @@ __all__ = [
 
 CLASSIFICATION_SUFFIX = '/classification'
 _QUEUE_DEPTH = 8
+#: Rejected frames listed one by one in the printed summary, and at most in the summary's
+#: `rejected_frames` (a bag of millions of unusable frames must not exhaust memory).
+_LISTED_REJECTIONS = 20
+_KEPT_REJECTIONS = 10_000
+#: Distinct rejection reasons printed (all are counted and in the JSON).
+_LISTED_REASONS = 10
 
 
 def output_topic(image_topic: str) -> str:
@@ -93,13 +109,29 @@ class FrameResult:
     predictions: list[Prediction]
 
 
+@dataclass(frozen=True)
+class RejectedFrame:
+    """A frame that could not be classified: where it is in the bag and why.
+
+    Attributes:
+        timestamp: Its bag (receive) timestamp, ns.
+        stamp_ns: Its header stamp, ns; None when the message could not be deserialized.
+    """
+
+    topic: str
+    timestamp: int
+    stamp_ns: int | None
+    reason: str
+
+
 @dataclass
 class TopicCounts:
-    """Per input topic: frames read, classified and rejected."""
+    """Per input topic: frames read, classified and rejected; messages the bag declares."""
 
     frames: int = 0
     classified: int = 0
     rejected: int = 0
+    declared: int = 0
 
 
 @dataclass
@@ -113,13 +145,19 @@ class BagSummary:
     topics: dict[str, TopicCounts] = field(default_factory=dict)
     classes: Counter[tuple[int, str]] = field(default_factory=Counter)
     rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: The first rejected frames, in bag order (at most _KEPT_REJECTIONS).
+    rejected_frames: list[RejectedFrame] = field(default_factory=list)
     messages_written: int = 0
     seconds: float = 0.0
     convert_ms: float = 0.0
     infer_ms: float = 0.0
     postprocess_ms: float = 0.0
     read_error: str | None = None
+    write_error: str | None = None
     interrupted: bool = False
+    #: The stop signal's number when a signal stopped the run (None: Ctrl-C as an exception,
+    #: or not stopped).
+    signal: int | None = None
 
     @property
     def frames(self) -> int:
@@ -142,9 +180,50 @@ class BagSummary:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     @property
+    def completed(self) -> bool:
+        """Whether the bag was read to its end and every result was written."""
+        return self.read_error is None and self.write_error is None and not self.interrupted
+
+    @property
+    def shortfall(self) -> list[str]:
+        """Topics of which fewer frames were read than the bag declares (after a full run)."""
+        if not self.completed:
+            return []
+        return shortfall({t: c.declared for t, c in self.topics.items()},
+                         {t: c.frames for t, c in self.topics.items()})
+
+    @property
     def ok(self) -> bool:
-        """Whether every frame was classified and the bag was read to its end."""
-        return not self.rejected and self.read_error is None and not self.interrupted
+        """Whether the whole bag was read, it had frames, and every one was classified."""
+        return (self.completed and not self.rejected and self.frames > 0
+                and not self.shortfall)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all classified; 1 anything rejected, missing or unwritten; 128+N stopped by N."""
+        if self.interrupted:
+            return exit_code_of(self.signal) if self.signal is not None else 130
+        return 0 if self.ok else 1
+
+    def problems(self) -> list[str]:
+        """One sentence per reason the run is not `ok` (empty when it is)."""
+        lines = []
+        if self.rejected:
+            lines.append(f'{self.rejected_count} of {self.frames} frames were rejected '
+                         '(listed above)')
+        if self.read_error:
+            lines.append(f'{self.input} is corrupt or truncated ({self.read_error}); the '
+                         f'{self.frames} frames before the damage were written to '
+                         f'{self.output}')
+        if self.write_error:
+            lines.append(f'the output bag {self.output} could not be written completely '
+                         f'({self.write_error}); it holds {self.messages_written} messages '
+                         'and its metadata matches them')
+        lines.extend(f'fewer messages read than declared: {line}' for line in self.shortfall)
+        if self.completed and self.frames == 0:
+            lines.append(f'no frame was read from {", ".join(self.topics) or "no topic"}; '
+                         'nothing was classified')
+        return lines
 
     def format(self, max_classes: int = 10) -> str:
         """Return the human-readable closing summary."""
@@ -173,13 +252,28 @@ class BagSummary:
                 lines.append(f'    ... and {len(self.classes) - max_classes} more')
         if self.rejected:
             lines.append(f'  rejected frames: {self.rejected_count}')
-            for (topic, reason), count in self.rejected.most_common():
+            for (topic, reason), count in self.rejected.most_common(_LISTED_REASONS):
                 lines.append(f'    {count:6d}  {topic}: {reason}')
+            if len(self.rejected) > _LISTED_REASONS:
+                lines.append(f'    ... and {len(self.rejected) - _LISTED_REASONS} more reasons')
+            for frame in self.rejected_frames[:_LISTED_REJECTIONS]:
+                stamp = '-' if frame.stamp_ns is None else _seconds(frame.stamp_ns)
+                lines.append(f'    {frame.topic} stamp {stamp} (bag time '
+                             f'{_seconds(frame.timestamp)}): {frame.reason}')
+            if self.rejected_count > _LISTED_REJECTIONS:
+                lines.append(f'    ... and {self.rejected_count - _LISTED_REJECTIONS} more '
+                             f'(the first {_KEPT_REJECTIONS} in --summary-json)')
+        for line in self.shortfall:
+            lines.append(f'  missing: {line}')
         if self.read_error:
             lines.append(f'  read error: {self.read_error}; the {self.frames} frames before it '
                          'were processed and written')
+        if self.write_error:
+            lines.append(f'  write error: {self.write_error}; the output holds the '
+                         f'{self.messages_written} messages committed before it')
         if self.interrupted:
-            lines.append('  interrupted: the frames processed so far were written')
+            cause = f'stopped by {signal_name(self.signal)}' if self.signal else 'interrupted'
+            lines.append(f'  {cause}: the {self.frames} frames processed so far were written')
         return '\n'.join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -196,8 +290,18 @@ class BagSummary:
                         for (c, label), n in self.classes.most_common()],
             'rejections': [{'topic': t, 'reason': r, 'frames': n}
                            for (t, r), n in self.rejected.most_common()],
-            'read_error': self.read_error, 'interrupted': self.interrupted,
+            'rejected_frames': [vars(f) for f in self.rejected_frames],
+            'missing': self.shortfall,
+            'read_error': self.read_error, 'write_error': self.write_error,
+            'interrupted': self.interrupted,
+            'signal': None if self.signal is None else signal_name(self.signal),
+            'exit_code': self.exit_code,
         }
+
+
+def _seconds(nanoseconds: int) -> str:
+    seconds, rest = divmod(nanoseconds, 1_000_000_000)
+    return f'{seconds}.{rest:09d}'
 
 
 class _Prepared(NamedTuple):
@@ -264,6 +368,11 @@ class _FrameReader(threading.Thread):
             prepared = self.classifier.prepare(frame_from_message(message))
         except ImageError as error:
             return _Prepared(connection, timestamp, data, message.header, None, 0.0, str(error))
+        except Exception as error:  # noqa: BLE001 - a frame must never end the run
+            # cv2.error for images over OpenCV's pixel limit, MemoryError, anything a decoder
+            # raises: the frame is rejected, the frames after it are still read.
+            return _Prepared(connection, timestamp, data, message.header, None, 0.0,
+                             f'frame cannot be converted ({describe_error(error)})')
         return _Prepared(connection, timestamp, data, message.header, prepared.nv12,
                          (time.perf_counter() - start) * 1e3, '')
 
@@ -282,13 +391,15 @@ class _ResultWriter(threading.Thread):
     """Owns the output bag: postprocesses scores, writes Classification messages, counts.
 
     rosbags' sqlite3 writer may only be used from the thread that opened it, so this thread
-    opens, writes and closes the bag.
+    opens, writes and closes the bag. It is not a daemon and it watches the main thread: if
+    the main thread dies without handing over the end of the stream, this thread still closes
+    the bag before the interpreter exits (a daemon thread would be killed mid-transaction).
     """
 
     def __init__(self, path: Path, connections: list[Connection], classifier: Classifier,
                  options: BagClassifyOptions, summary: BagSummary, progress: tqdm | None,
                  on_result: Callable[[FrameResult], None] | None) -> None:
-        super().__init__(name='bag-writer', daemon=True)
+        super().__init__(name='bag-writer', daemon=False)
         self.path = path
         self.connections = connections
         self.classifier = classifier
@@ -300,6 +411,15 @@ class _ResultWriter(threading.Thread):
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self.finished = 0.0
+
+    def _next(self) -> _Inferred | None:
+        main = threading.main_thread()
+        while True:
+            try:
+                return self.items.get(timeout=0.2)
+            except queue.Empty:
+                if not main.is_alive():
+                    return None
 
     def run(self) -> None:
         try:
@@ -323,20 +443,26 @@ class _ResultWriter(threading.Thread):
                                                            source=connection)
             self.ready.set()
             while True:
-                item = self.items.get()
+                item = self._next()
                 if item is None:
                     break
                 self._write(writer, item, outputs, copies)
             self.finished = time.perf_counter()
+        except BagError as error:
+            # A failed write (disk full): the bag keeps what was committed before it.
+            self.summary.write_error = str(error)
         except BaseException as error:  # noqa: BLE001 - handed to the main thread
             self.error = error
         finally:
             self.ready.set()
             try:
                 writer.close()
+            except BagError as error:
+                self.summary.write_error = self.summary.write_error or str(error)
             except Exception as error:  # noqa: BLE001 - storage library failures
                 self.error = self.error or BagError(
                     f'Output bag {self.path} cannot be closed: {describe_error(error)}')
+            self.summary.messages_written = writer.total
 
     def _write(self, writer: Any, item: _Inferred, outputs: dict[str, Connection],
                copies: dict[int, Connection]) -> None:
@@ -344,13 +470,16 @@ class _ResultWriter(threading.Thread):
         summary = self.summary
         topic = frame.connection.topic
         counts = summary.topics[topic]
-        counts.frames += 1
         if self.options.keep_inputs:
             writer.write(copies[frame.connection.id], frame.timestamp, frame.data)
-            summary.messages_written += 1
         if scores is None:
+            counts.frames += 1
             counts.rejected += 1
             summary.rejected[(topic, frame.reason)] += 1
+            if len(summary.rejected_frames) < _KEPT_REJECTIONS:
+                summary.rejected_frames.append(RejectedFrame(
+                    topic, frame.timestamp,
+                    None if frame.header is None else stamp_ns(frame.header), frame.reason))
         else:
             start = time.perf_counter()
             predictions, _ = self.classifier.rank(scores)
@@ -358,7 +487,7 @@ class _ResultWriter(threading.Thread):
             message = classification_message(frame.header, predictions)
             writer.write(outputs[topic], frame.timestamp,
                          typestore().serialize_cdr(message, CLASSIFICATION_TYPE))
-            summary.messages_written += 1
+            counts.frames += 1
             counts.classified += 1
             summary.convert_ms += frame.convert_ms
             summary.infer_ms += infer_ms
@@ -367,6 +496,7 @@ class _ResultWriter(threading.Thread):
             if self.on_result is not None:
                 self.on_result(FrameResult(topic, frame.timestamp, stamp_ns(frame.header),
                                            predictions))
+        summary.messages_written = writer.total
         if self.progress is not None:
             self.progress.update()
 
@@ -377,20 +507,23 @@ class _ResultWriter(threading.Thread):
 
 def classify_bag(input_path: str | Path, output_path: str | Path, classifier: Classifier,
                  options: BagClassifyOptions | None = None, *, progress: tqdm | None = None,
-                 on_result: Callable[[FrameResult], None] | None = None) -> BagSummary:
+                 on_result: Callable[[FrameResult], None] | None = None,
+                 stop: threading.Event | None = None) -> BagSummary:
     """Classify every frame of the chosen image topics and write the results to a new bag.
 
     Three threads form a pipeline: reading + preprocessing, inference (the calling thread) and
-    postprocessing + writing. A frame that cannot be converted is counted as rejected with its
-    reason. A read error in the middle of the bag (corrupt or truncated storage) ends the run;
-    everything before it is written and the output bag is closed properly. Ctrl-C does the
-    same. `on_result` is called from the writing thread, in bag order.
+    postprocessing + writing. A frame that cannot be converted, for any reason, is counted as
+    rejected with its reason and the run goes on. A read error in the middle of the bag
+    (corrupt or truncated storage) ends the run; everything before it is written and the
+    output bag is closed properly. Setting `stop` (a signal handler does) or Ctrl-C does the
+    same, and so does a failed write (disk full), after which the bag keeps what was committed
+    and its metadata says so. `on_result` is called from the writing thread, in bag order.
 
     Raises:
         BagReadError: The input cannot be opened.
         NoImageTopicsError: No image topic (or a requested topic is missing / not an image).
-        BagOutputExistsError: The output exists and `overwrite` is not set.
-        BagError: The output bag cannot be written.
+        BagOutputExistsError: The output exists and `overwrite` is not set, or is not a bag.
+        BagError: The output bag cannot be created.
         BackendError: Inference failed (the frames before it are written).
     """
     options = options or BagClassifyOptions()
@@ -402,12 +535,13 @@ def classify_bag(input_path: str | Path, output_path: str | Path, classifier: Cl
         summary = BagSummary(input_path, output_path, options.storage,
                              classifier.backend.describe())
         for connection in connections:
-            summary.topics.setdefault(connection.topic, TopicCounts())
+            counts = summary.topics.setdefault(connection.topic, TopicCounts())
+            counts.declared += connection.msgcount
         if progress is not None:
             progress.total = sum(c.msgcount for c in connections)
             progress.refresh()
         _run(reader, output_path, connections, classifier, options, summary, progress,
-             on_result)
+             on_result, stop or threading.Event())
     finally:
         reader.close()
     return summary
@@ -415,21 +549,30 @@ def classify_bag(input_path: str | Path, output_path: str | Path, classifier: Cl
 
 def _run(reader: Any, output_path: Path, connections: list[Connection], classifier: Classifier,
          options: BagClassifyOptions, summary: BagSummary, progress: tqdm | None,
-         on_result: Callable[[FrameResult], None] | None) -> None:
+         on_result: Callable[[FrameResult], None] | None, stop: threading.Event) -> None:
     results = _ResultWriter(output_path, connections, classifier, options, summary, progress,
                             on_result)
-    results.start()
-    results.ready.wait()
-    if results.error is not None:
-        results.join()
-        raise results.error
     frames = _FrameReader(reader, connections, classifier)
     infer = classifier.infer
-    start = time.perf_counter()
-    frames.start()
+    start = 0.0
     try:
+        results.start()
+        results.ready.wait()
+        if results.error is not None:
+            raise results.error
+        # Timed from the first read: creating the output bag is not part of the throughput.
+        start = time.perf_counter()
+        frames.start()
         while True:
-            item = frames.items.get()
+            if stop.is_set():
+                summary.interrupted = True
+                break
+            try:
+                item = frames.items.get(timeout=0.1)
+            except queue.Empty:
+                if results.is_alive():
+                    continue
+                break
             if isinstance(item, _End):
                 summary.read_error = item.error
                 break
@@ -444,10 +587,13 @@ def _run(reader: Any, output_path: Path, connections: list[Connection], classifi
         summary.interrupted = True
     finally:
         frames.stop.set()
-        results.put(None)
-        results.join()
-        frames.join(timeout=5.0)
-        summary.seconds = (results.finished or time.perf_counter()) - start
+        if results.is_alive():
+            results.put(None)
+            results.join()
+        if frames.is_alive():
+            frames.join(timeout=5.0)
+        if start:
+            summary.seconds = (results.finished or time.perf_counter()) - start
         if progress is not None:
             progress.close()
     if results.error is not None:

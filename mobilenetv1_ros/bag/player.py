@@ -2,6 +2,7 @@
 
 Messages are published as the raw CDR bytes stored in the bag (no deserialization), on their
 recorded topics or remapped ones, at the recorded pace divided by `rate`, optionally looping.
+A bag that yields fewer messages than its metadata declares is reported (`shortfall`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from mobilenetv1_ros.bag.bagio import describe_error, open_reader
+from mobilenetv1_ros.bag.bagio import describe_error, open_reader, shortfall
 from mobilenetv1_ros.bag.errors import BagError, BagReadError
 from mobilenetv1_ros.bag.ros_types import message_class, qos_from_bag
 
@@ -79,9 +80,16 @@ class Published:
 
 @dataclass
 class PlayStats:
-    """Messages published per topic, loops completed, and the worst lag behind schedule."""
+    """Messages published per topic, loops completed, and the worst lag behind schedule.
+
+    Attributes:
+        read: Messages read per bag topic in the first pass over the bag.
+        first_pass_done: Whether the first pass reached the end of the bag.
+    """
 
     published: Counter[str] = field(default_factory=Counter)
+    read: Counter[str] = field(default_factory=Counter)
+    first_pass_done: bool = False
     loops: int = 0
     seconds: float = 0.0
     max_lag_ms: float = 0.0
@@ -149,25 +157,50 @@ class BagPlayer:
 
     @property
     def message_count(self) -> int:
-        """Messages one pass over the bag publishes."""
+        """Messages one pass over the bag publishes (as its metadata declares)."""
         return sum(c.msgcount for c in self.connections)
 
-    def wait_for_subscribers(self, timeout: float, count: int = 1, settle: float = 0.5) -> bool:
+    @property
+    def declared(self) -> dict[str, int]:
+        """Bag topic -> messages its metadata declares (of the selected topics)."""
+        counts: Counter[str] = Counter()
+        for connection in self.connections:
+            counts[connection.topic] += connection.msgcount
+        return dict(counts)
+
+    def shortfall(self, stats: PlayStats) -> list[str]:
+        """Why a finished first pass published less than the bag declares (empty: it did not).
+
+        A topic with fewer messages read than declared is one line; reading nothing at all
+        from the selected topics is another.
+        """
+        if not stats.first_pass_done:
+            return []
+        lines = shortfall(self.declared, stats.read)
+        if not lines and not sum(stats.read.values()):
+            topics = ', '.join(sorted(self.declared)) or 'any topic'
+            lines.append(f'no message was read from {topics} of {self.bag}')
+        return lines
+
+    def wait_for_subscribers(self, timeout: float, count: int = 1, settle: float = 0.5, *,
+                             stop: threading.Event | None = None) -> bool:
         """Wait until every publisher has `count` matched subscriptions; return whether so.
 
         The publisher sees a match before the subscriber has matched it back (and a
         subscriber drops data of writers it does not know yet), so after the match this
-        waits `settle` seconds more.
+        waits `settle` seconds more. Setting `stop` ends the wait (returns False).
         """
+        stop = stop or threading.Event()
         deadline = time.monotonic() + timeout
         publishers = {id(p): p for _, p in self.publishers.values()}.values()
-        while True:
+        while not stop.is_set():
             if all(p.get_subscription_count() >= count for p in publishers):
-                time.sleep(settle)
-                return True
+                stop.wait(settle)
+                return not stop.is_set()
             if time.monotonic() >= deadline:
                 return False
-            time.sleep(0.02)
+            stop.wait(0.02)
+        return False
 
     def play(self, stop: threading.Event | None = None) -> PlayStats:
         """Publish the bag (`loops` times, or until `stop` is set); return what was published.
@@ -181,7 +214,7 @@ class BagPlayer:
         begin = time.monotonic()
         loop = 0
         while not stop.is_set() and (self.options.loops <= 0 or loop < self.options.loops):
-            if not self._play_once(stop, stats):
+            if not self._play_once(stop, stats, first_pass=loop == 0):
                 break
             loop += 1
             stats.loops = loop
@@ -202,7 +235,8 @@ class BagPlayer:
                                    f'{describe_error(error)}') from None
             yield item
 
-    def _play_once(self, stop: threading.Event, stats: PlayStats) -> bool:
+    def _play_once(self, stop: threading.Event, stats: PlayStats, *, first_pass: bool) -> bool:
+        """Publish the bag once; return False when stopped or when it yielded nothing."""
         first: int | None = None
         start = 0.0
         rate = self.options.rate
@@ -218,10 +252,13 @@ class BagPlayer:
             payload = data if isinstance(data, bytes) else bytes(data)
             publisher.publish(payload)
             stats.published[topic] += 1
+            if first_pass:
+                stats.read[connection.topic] += 1
             if self.on_publish is not None:
                 self.on_publish(Published(topic, connection.topic, connection.msgtype, timestamp,
                                           payload,
                                           time.time_ns()))
+        stats.first_pass_done = stats.first_pass_done or first_pass
         return first is not None
 
     def wait_for_acknowledgements(self, timeout: float = 2.0) -> bool:

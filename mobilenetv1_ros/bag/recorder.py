@@ -2,6 +2,8 @@
 
 Subscriptions take the serialized CDR bytes (no deserialization); a writer thread stores them
 with their receive time in a rosbag2 bag (format version 8, sqlite3 by default, Humble reads it).
+The bag is committed as it is written (bagio.BagWriter): a failed write (disk full) stops the
+recording with the bag closed at what was committed, its metadata matching its contents.
 """
 
 from __future__ import annotations
@@ -81,11 +83,15 @@ class BagRecorder:
         self.topics = {node.resolve_topic_name(t): msgtype for t, msgtype in topics.items()}
         classes = {topic: message_class(msgtype) for topic, msgtype in self.topics.items()}
         self.counts: Counter[str] = Counter()
+        #: Set when writing failed; the recording should stop (close() reports why).
+        self.failed = threading.Event()
         self._queue: queue.Queue[tuple[str, int, bytes] | None] = queue.Queue()
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        # Not a daemon, and it watches the main thread: the bag is closed even when the main
+        # thread dies without calling close().
         self._thread = threading.Thread(target=self._write, args=(storage,),
-                                        name='bag-recorder', daemon=True)
+                                        name='bag-recorder', daemon=False)
         self._thread.start()
         self._ready.wait()
         if self._error is not None:
@@ -98,8 +104,18 @@ class BagRecorder:
 
     def _callback(self, topic: str) -> Any:
         def store(data: bytes) -> None:
-            self._queue.put((topic, time.time_ns(), data))
+            if not self.failed.is_set():
+                self._queue.put((topic, time.time_ns(), data))
         return store
+
+    def _next(self) -> tuple[str, int, bytes] | None:
+        main = threading.main_thread()
+        while True:
+            try:
+                return self._queue.get(timeout=0.2)
+            except queue.Empty:
+                if not main.is_alive():
+                    return None
 
     def _write(self, storage: str) -> None:
         try:
@@ -108,12 +124,13 @@ class BagRecorder:
             self._error = error
             self._ready.set()
             return
+        connections: dict[str, Any] = {}
         try:
             connections = {topic: add_connection(writer, topic, msgtype)
                            for topic, msgtype in self.topics.items()}
             self._ready.set()
             while True:
-                item = self._queue.get()
+                item = self._next()
                 if item is None:
                     break
                 topic, timestamp, data = item
@@ -121,12 +138,16 @@ class BagRecorder:
                 self.counts[topic] += 1
         except BaseException as error:  # noqa: BLE001 - reported by close()
             self._error = error
+            self.failed.set()
         finally:
             self._ready.set()
             try:
                 writer.close()
             except Exception as error:  # noqa: BLE001 - storage library failures
                 self._error = self._error or error
+            # After a failure the bag holds what was committed, not what was received.
+            by_id = {c.id: c.topic for c in connections.values()}
+            self.counts = Counter({by_id[i]: n for i, n in writer.counts.items() if i in by_id})
 
     @property
     def total(self) -> int:
@@ -146,6 +167,8 @@ class BagRecorder:
             self._queue.put(None)
             self._thread.join()
         if self._error is not None:
+            if isinstance(self._error, BagError):
+                raise self._error
             raise BagError(f'Bag {self.output} could not be written: '
                            f'{describe_error(self._error)}')
         return self.output

@@ -13,9 +13,21 @@ Subcommands:
 Bags are written as rosbag2 format version 8 with sqlite3 storage by default, which ROS 2
 Humble's `ros2 bag` reads.
 
-Exit codes (classify): 0 every frame classified; 1 frames rejected, or the bag ended in a
-corrupt region (what came before is written); 2 bad input, options or output path;
-130 interrupted (what came before is written).
+SIGINT (Ctrl-C), SIGTERM (systemd, docker stop, timeout) and SIGHUP (closed terminal) stop
+classify, play and record the same way: the frames processed so far are written and the bag
+is closed with metadata that matches its contents. A third signal exits at once.
+
+Exit codes:
+  0    classify: every frame of the bag classified; play: every declared message published;
+       record: recording ended by --duration/--count
+  1    classify: frames rejected (listed), the input ended in a corrupt region, the input
+       yielded fewer messages than its metadata declares or none at all, or the output could
+       not be written completely (disk full; the output keeps what was committed and its
+       metadata matches); play: fewer messages read than declared, or none; record: the bag
+       could not be written completely; any: --summary-json could not be written at the end
+  2    bad input, options or output path (nothing was done), including an --overwrite target
+       that is not a rosbag2 bag and an unwritable --summary-json
+  128+N  stopped by signal N: 130 SIGINT, 143 SIGTERM, 129 SIGHUP (what was done is written)
 
 Examples:
   mobilenetv1-ros bag classify recording/ -o recording_classified/
@@ -30,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -38,9 +51,11 @@ from typing import TYPE_CHECKING, Any
 
 from mobilenetv1_ros.cli.options import add_pipeline_arguments, options_from_args
 from mobilenetv1_ros.progress import progress_bar
+from mobilenetv1_ros.signals import run_stoppable, signal_name
 
 if TYPE_CHECKING:
     from mobilenetv1_ros.bag.offline import FrameResult
+    from mobilenetv1_ros.signals import StopSignals
 
 __all__ = ['add_arguments', 'run']
 
@@ -147,8 +162,11 @@ def _add_storage(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen bag subcommand."""
-    return int(args.bag_run(args))
+    """Run the chosen bag subcommand; SIGINT, SIGTERM and SIGHUP stop it cleanly."""
+    # A signal outside a polled section (loading the model, discovery) ends the command
+    # before anything was written; inside one (reading, writing) it ends it between frames.
+    return run_stoppable(lambda signals: args.bag_run(args, signals),
+                         f'mobilenetv1-ros bag {args.bag_command}')
 
 
 def _print_result(result: FrameResult) -> None:
@@ -157,8 +175,39 @@ def _print_result(result: FrameResult) -> None:
     print(f'{result.topic} {seconds}.{nanoseconds:09d}: {top}', flush=False)
 
 
-def _classify(args: argparse.Namespace) -> int:
-    from mobilenetv1_ros.bag.bagio import image_connections, open_reader, prepare_output
+def _check_summary_path(path: Path | None) -> None:
+    """Fail before any work when the summary file cannot be created or appended to.
+
+    Raises:
+        BagError: The path is a directory, its directory is missing, or it is not writable.
+    """
+    from mobilenetv1_ros.bag.errors import BagError
+
+    if path is None:
+        return
+    existed = path.exists()
+    try:
+        # O_NONBLOCK: a FIFO nobody reads fails at once (ENXIO) instead of blocking here.
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644))
+    except OSError as error:
+        raise BagError(f'Summary file {path} cannot be written: '
+                       f'{error.strerror or error}') from None
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
+def _write_summary(path: Path, data: dict[str, Any]) -> bool:
+    try:
+        path.write_text(json.dumps(data, indent=2) + '\n', encoding='utf-8')
+    except OSError as error:
+        print(f'mobilenetv1-ros bag classify: error: summary file {path} cannot be written: '
+              f'{error.strerror or error}', file=sys.stderr)
+        return False
+    return True
+
+
+def _classify(args: argparse.Namespace, signals: StopSignals) -> int:
+    from mobilenetv1_ros.bag.bagio import check_output, image_connections, open_reader
     from mobilenetv1_ros.bag.offline import BagClassifyOptions, classify_bag
     from mobilenetv1_ros.loading import load_classifier
 
@@ -167,40 +216,49 @@ def _classify(args: argparse.Namespace) -> int:
         image_connections(reader, args.topics)
     finally:
         reader.close()
-    if not args.overwrite:
-        prepare_output(args.output, inputs=[args.input])
+    check_output(args.output, overwrite=args.overwrite, inputs=[args.input])
+    _check_summary_path(args.summary_json)
     classifier = load_classifier(options_from_args(args))
-    try:
-        summary = classify_bag(
-            args.input, args.output, classifier,
-            BagClassifyOptions(topics=args.topics, keep_inputs=args.keep_inputs,
-                               storage=args.storage, overwrite=args.overwrite),
-            progress=progress_bar(enabled=args.progress),
-            on_result=_print_result if args.verbose else None)
-    finally:
-        classifier.close()
-    print(summary.format())
-    if args.summary_json is not None:
-        args.summary_json.write_text(json.dumps(summary.to_dict(), indent=2) + '\n',
-                                     encoding='utf-8')
-    if summary.interrupted:
-        return 130
-    if summary.rejected:
-        print(f'mobilenetv1-ros bag classify: error: {summary.rejected_count} of '
-              f'{summary.frames} frames were rejected (reasons above)', file=sys.stderr)
-    if summary.read_error:
-        print(f'mobilenetv1-ros bag classify: error: {args.input} is corrupt or truncated '
-              f'({summary.read_error}); the {summary.frames} frames before the damage were '
-              f'written to {args.output}', file=sys.stderr)
-    return 0 if summary.ok else 1
+    # From here on a signal only sets signals.event: the run stops between frames, writes
+    # what was done and closes the output bag.
+    with signals.polling():
+        try:
+            summary = classify_bag(
+                args.input, args.output, classifier,
+                BagClassifyOptions(topics=args.topics, keep_inputs=args.keep_inputs,
+                                   storage=args.storage, overwrite=args.overwrite),
+                progress=progress_bar(enabled=args.progress),
+                on_result=_print_result if args.verbose else None, stop=signals.event)
+        finally:
+            classifier.close()
+        if summary.interrupted:
+            summary.signal = signals.signum
+        print(summary.format(), flush=True)
+        written = args.summary_json is None or _write_summary(args.summary_json,
+                                                              summary.to_dict())
+        for problem in summary.problems():
+            print(f'mobilenetv1-ros bag classify: error: {problem}', file=sys.stderr)
+        code = summary.exit_code
+        return 1 if code == 0 and not written else code
 
 
 def _ros_session(name: str, stop: threading.Event) -> tuple[Any, Any, threading.Thread]:
-    """Start rclpy, a node and a spinning executor; `stop` is set when ROS shuts down."""
+    """Start rclpy, a node and a spinning executor; `stop` is set when ROS shuts down.
+
+    rclpy's own SIGINT/SIGTERM handlers are not installed: they would shut the context down
+    under the player and the recorder; `stop_signals()` handles the signals instead. rclpy
+    gets no command line: it would read `--type /topic:=pkg/msg/Type` as a remap rule.
+    """
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
-    rclpy.init()
+    args = [sys.argv[0]]
+    try:
+        from rclpy.signals import SignalHandlerOptions
+
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except (ImportError, TypeError):  # an rclpy without signal handler options
+        rclpy.init(args=args)
     rclpy.get_default_context().on_shutdown(stop.set)
     node = rclpy.create_node(name)
     executor = SingleThreadedExecutor()
@@ -226,44 +284,48 @@ def _end_ros_session(node: Any, executor: Any, thread: threading.Thread) -> None
     rclpy.try_shutdown()
 
 
-def _play(args: argparse.Namespace) -> int:
+def _play(args: argparse.Namespace, signals: StopSignals) -> int:
     from mobilenetv1_ros.bag.player import BagPlayer, PlayOptions, parse_remaps
 
     options = PlayOptions(topics=args.topics, remap=parse_remaps(args.remap), rate=args.rate,
                           loops=0 if args.loop else args.loops, qos_depth=args.qos_depth)
-    stop = threading.Event()
+    stop = signals.event
     node, executor, thread = _ros_session('mobilenetv1_bag_player', stop)
     try:
         player = BagPlayer(node, args.bag, options)
-        try:
-            if args.wait_for_subscribers > 0 and not player.wait_for_subscribers(
-                    args.wait_for_subscribers):
-                print(f'warning: not every topic has a subscriber after '
-                      f'{args.wait_for_subscribers:g} s; playing anyway', file=sys.stderr)
-            print(f'Playing {args.bag}: {player.message_count} messages on '
-                  f'{", ".join(player.topics)} at rate {args.rate:g}', file=sys.stderr)
+        with signals.polling():
             try:
+                if args.wait_for_subscribers > 0 and not player.wait_for_subscribers(
+                        args.wait_for_subscribers, stop=stop) and not stop.is_set():
+                    print(f'warning: not every topic has a subscriber after '
+                          f'{args.wait_for_subscribers:g} s; playing anyway', file=sys.stderr)
+                print(f'Playing {args.bag}: {player.message_count} messages on '
+                      f'{", ".join(player.topics)} at rate {args.rate:g}', file=sys.stderr)
                 stats = player.play(stop)
-            except KeyboardInterrupt:
-                stop.set()
-                return 130
-        finally:
-            player.close()
+            finally:
+                player.close()
     finally:
         _end_ros_session(node, executor, thread)
     counts = ', '.join(f'{topic} {count}' for topic, count in sorted(stats.published.items()))
     print(f'Published {stats.total} messages in {stats.seconds:.2f} s ({counts or "none"}); '
           f'{stats.loops} loop(s); max lag {stats.max_lag_ms:.1f} ms', file=sys.stderr)
-    return 0
+    if signals.signum is not None:
+        print(f'Stopped by {signal_name(signals.signum)}', file=sys.stderr)
+        return signals.exit_code or 130
+    problems = player.shortfall(stats)
+    for problem in problems:
+        print(f'mobilenetv1-ros bag play: error: {problem}', file=sys.stderr)
+    return 1 if problems else 0
 
 
-def _record(args: argparse.Namespace) -> int:
+def _record(args: argparse.Namespace, signals: StopSignals) -> int:
     from mobilenetv1_ros.bag.errors import BagError
     from mobilenetv1_ros.bag.player import parse_remaps
     from mobilenetv1_ros.bag.recorder import BagRecorder, discover_types
 
     given = parse_remaps(args.types)
-    stop = threading.Event()
+    stop = signals.event
+    error: BagError | None = None
     node, executor, thread = _ros_session('mobilenetv1_bag_recorder', stop)
     try:
         undiscovered = [t for t in args.topics if t not in given]
@@ -273,29 +335,36 @@ def _record(args: argparse.Namespace) -> int:
         unknown = [t for t in given if t not in args.topics]
         if unknown:
             raise BagError(f'--type names topics that are not recorded: {", ".join(unknown)}')
-        recorder = BagRecorder(node, args.output, types, storage=args.storage,
-                               overwrite=args.overwrite)
-        print(f'Recording {", ".join(types)} into {args.output} (Ctrl-C stops)',
-              file=sys.stderr)
-        start = time.monotonic()
-        interrupted = False
-        try:
+        # From here on a signal only sets `stop`: the bag is always closed with metadata.
+        with signals.polling():
+            recorder = BagRecorder(node, args.output, types, storage=args.storage,
+                                   overwrite=args.overwrite)
+            print(f'Recording {", ".join(types)} into {args.output} (Ctrl-C stops)',
+                  file=sys.stderr)
+            start = time.monotonic()
             while ((args.duration <= 0 or time.monotonic() - start < args.duration)
-                   and (args.count <= 0 or recorder.total < args.count)):
+                   and (args.count <= 0 or recorder.total < args.count)
+                   and not recorder.failed.is_set()):
                 if stop.wait(0.02):
                     break
-        except KeyboardInterrupt:
-            interrupted = True
-        path = recorder.close()
+            try:
+                recorder.close()
+            except BagError as failure:
+                error = failure
     finally:
         _end_ros_session(node, executor, thread)
     counts = ', '.join(f'{t} {n}' for t, n in sorted(recorder.counts.items()))
-    print(f'Recorded {recorder.total} messages into {path} ({counts or "none"})',
+    print(f'Recorded {recorder.total} messages into {args.output} ({counts or "none"})',
           file=sys.stderr)
-    return 130 if interrupted else 0
+    if error is not None:
+        print(f'mobilenetv1-ros bag record: error: {error}', file=sys.stderr)
+    if signals.signum is not None:
+        print(f'Stopped by {signal_name(signals.signum)}', file=sys.stderr)
+        return signals.exit_code or 130
+    return 1 if error is not None else 0
 
 
-def _make_sample(args: argparse.Namespace) -> int:
+def _make_sample(args: argparse.Namespace, _signals: StopSignals) -> int:
     from mobilenetv1_ros.bag.bagio import prepare_output
     from mobilenetv1_ros.bag.sample import make_sample_bag, sample_bag, write_golden
 
@@ -311,7 +380,7 @@ def _make_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _benchmark(args: argparse.Namespace) -> int:
+def _benchmark(args: argparse.Namespace, _signals: StopSignals) -> int:
     from mobilenetv1_ros.bag.benchmark import run_benchmark
     from mobilenetv1_ros.bag.sample import sample_bag
     from mobilenetv1_ros.loading import load_classifier

@@ -161,7 +161,8 @@ def test_existing_output_is_kept_unless_overwrite(tmp_path: Path, classifier) ->
     assert summary.ok and len(read_classifications(tmp_path / 'out')) == 1
     (tmp_path / 'notabag').mkdir()
     (tmp_path / 'notabag' / 'thesis.tex').write_text('precious')
-    with pytest.raises(BagOutputExistsError, match='is not a rosbag2 bag; refusing'):
+    with pytest.raises(BagOutputExistsError, match=r'is not a rosbag2 bag: it has no '
+                       r'metadata.yaml \(it holds thesis.tex\); refusing'):
         classify_bag(bag, tmp_path / 'notabag', classifier, BagClassifyOptions(overwrite=True))
     assert (tmp_path / 'notabag' / 'thesis.tex').read_text() == 'precious'
     with pytest.raises(BagOutputExistsError, match='is the input bag'):
