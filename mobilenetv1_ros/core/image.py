@@ -42,6 +42,7 @@ __all__ = [
     'Preprocessor',
     'RawFrame',
     'bgr_to_nv12',
+    'bgr_to_yuv422',
     'decode_compressed',
     'frame_to_bgr',
     'nv12_to_bgr',
@@ -282,8 +283,13 @@ class Preprocessor:
         return self._from_packed(image, cv2.COLOR_BGR2YUV_I420)
 
     def _resize_into(self, src: npt.NDArray[np.uint8], dst: npt.NDArray[np.uint8]) -> None:
-        if src.shape[:2] == dst.shape[:2]:
+        # OpenCV 4.5.4 (the board's) rejects 1x1 multi-channel arrays as src or dst
+        # (opencv/opencv#21102), so those never reach cv2.resize. A single pixel resizes to
+        # itself everywhere with every interpolation.
+        if src.shape[:2] == dst.shape[:2] or src.shape[:2] == (1, 1):
             dst[...] = src
+        elif dst.shape[:2] == (1, 1):
+            dst[...] = cv2.resize(src, (1, 1), interpolation=self._flag).reshape(dst.shape)
         else:
             cv2.resize(src, (dst.shape[1], dst.shape[0]), dst=dst, interpolation=self._flag)
 
@@ -350,7 +356,8 @@ class Preprocessor:
             self._resize_into(region, canvas[box.y:box.y + box.height, box.x:box.x + box.width])
             small = canvas
         else:
-            small = cv2.resize(region, (self.width, self.height), interpolation=self._flag)
+            small = np.empty((self.height, self.width, *image.shape[2:]), dtype=np.uint8)
+            self._resize_into(region, small)
         if to_i420 is None:
             small = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
             to_i420 = cv2.COLOR_BGR2YUV_I420
@@ -376,6 +383,39 @@ def bgr_to_nv12(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     if width % 2 or height % 2:
         raise ImageError(f'Image size {width}x{height} is odd; NV12 needs even sides')
     return _i420_to_nv12(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), width, height)
+
+
+#: BT.601 limited-range coefficients of OpenCV's RGB->YUV 4:2:2 conversion (OpenCV >= 4.7,
+#: imgproc color_yuv.simd.hpp, RGB8toYUV422Invoker), 14-bit fixed point, in B, G, R order.
+#: Chroma is taken from the sum of the two pixels of a macro-pixel, so its weights are halved.
+_YUV422_SHIFT = 14
+_YUV422_LUMA = np.array([1606, 8258, 4211], dtype=np.int32)
+_YUV422_CHROMA = np.array([[3596, -582], [-2384, -3015], [-1212, 3596]], dtype=np.int32)
+
+
+def bgr_to_yuv422(image: npt.NDArray[np.uint8], luma_first: bool = True) -> npt.NDArray[np.uint8]:
+    """Pack a BGR image with an even width as YUYV (luma_first) or UYVY, (H, W * 2) uint8.
+
+    Byte for byte what cv2.COLOR_BGR2YUV_YUY2 / COLOR_BGR2YUV_UYVY give on OpenCV >= 4.7, in
+    numpy, because the board's OpenCV 4.5.4 has no BGR -> YUV 4:2:2 conversion. Every result
+    is within Y 16..235 and U/V 16..240, so nothing needs clipping.
+
+    Raises:
+        ImageError: The width is odd.
+    """
+    height, width = image.shape[:2]
+    if width % 2:
+        raise ImageError(f'Image width {width} is odd; YUV 4:2:2 needs an even width')
+    half = 1 << (_YUV422_SHIFT - 1)
+    luma = (image.astype(np.int32) @ _YUV422_LUMA + ((16 << _YUV422_SHIFT) + half)
+            ) >> _YUV422_SHIFT
+    pairs = image[:, 0::2].astype(np.int32) + image[:, 1::2]
+    chroma = (pairs @ _YUV422_CHROMA + ((128 << _YUV422_SHIFT) + half)) >> _YUV422_SHIFT
+    packed = np.empty((height, width // 2, 4), dtype=np.uint8)
+    luma_at, chroma_at = (0, 1) if luma_first else (1, 0)
+    packed[..., luma_at::2] = luma.reshape(height, width // 2, 2)
+    packed[..., chroma_at::2] = chroma
+    return packed.reshape(height, width * 2)
 
 
 def nv12_to_bgr(nv12: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:
@@ -427,4 +467,9 @@ def frame_to_bgr(frame: Frame) -> npt.NDArray[np.uint8]:
         'mono8': cv2.COLOR_GRAY2BGR, '8uc1': cv2.COLOR_GRAY2BGR,
     }
     code = conversions.get(frame.encoding.lower())
-    return np.ascontiguousarray(image) if code is None else cv2.cvtColor(image, code)
+    if code is None:
+        return np.ascontiguousarray(image)
+    if (width, height) == (1, 1):
+        # OpenCV 4.5.4 rejects a 1x1 multi-channel array (opencv/opencv#21102): convert 1x2.
+        return cv2.cvtColor(np.repeat(image, 2, axis=1), code)[:, :1].copy()
+    return cv2.cvtColor(image, code)

@@ -13,6 +13,7 @@ Measured stages:
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import threading
@@ -23,12 +24,19 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from mobilenetv1_ros.core.image import CompressedFrame, Preprocessor, RawFrame, bgr_to_nv12
-from mobilenetv1_ros.core.errors import ConfigError
+from mobilenetv1_ros.core.errors import ConfigError, ImageDecodeError
+from mobilenetv1_ros.core.image import (
+    CompressedFrame,
+    Preprocessor,
+    RawFrame,
+    bgr_to_nv12,
+    bgr_to_yuv422,
+)
 from mobilenetv1_ros.perf.machine import latency_stats, pinned_to_one_core
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from pathlib import Path
 
     import numpy.typing as npt
 
@@ -40,6 +48,7 @@ __all__ = [
     'BUDGETS',
     'CONVERSION_ENCODINGS',
     'DEFAULT_SIZES',
+    'FRAME_ENCODINGS',
     'PARALLEL_MODES',
     'Budget',
     'conversion_costs',
@@ -47,8 +56,10 @@ __all__ = [
     'infer_latency',
     'make_frame',
     'parse_size',
+    'photo_frame',
     'pipeline_latency',
     'postprocess_cost',
+    'read_photo',
     'throughput',
 ]
 
@@ -128,9 +139,11 @@ def make_frame(image: npt.NDArray[np.uint8], encoding: str, width: int, height: 
         return CompressedFrame('jpeg', data.tobytes())
     if encoding == 'nv12':
         return RawFrame('nv12', width, height, width, bgr_to_nv12(bgr).tobytes())
+    if encoding in ('yuyv', 'uyvy'):
+        packed = bgr_to_yuv422(bgr, luma_first=encoding == 'yuyv')
+        return RawFrame(encoding, width, height, width * 2, packed.tobytes())
     codes = {'bgr8': None, 'rgb8': cv2.COLOR_BGR2RGB, 'bgra8': cv2.COLOR_BGR2BGRA,
-             'rgba8': cv2.COLOR_BGR2RGBA, 'mono8': cv2.COLOR_BGR2GRAY,
-             'yuyv': cv2.COLOR_BGR2YUV_YUY2, 'uyvy': cv2.COLOR_BGR2YUV_UYVY}
+             'rgba8': cv2.COLOR_BGR2RGBA, 'mono8': cv2.COLOR_BGR2GRAY}
     if encoding not in codes:
         raise ConfigError(f'Encoding {encoding!r} is not one of: '
                           f'{", ".join(CONVERSION_ENCODINGS)}')
@@ -139,6 +152,45 @@ def make_frame(image: npt.NDArray[np.uint8], encoding: str, width: int, height: 
     pixels = np.ascontiguousarray(pixels)
     step = pixels.strides[0]
     return RawFrame(encoding, width, height, step, pixels.tobytes())
+
+
+#: Encodings photo_frame makes: every raw encoding the core reads, plus compressed JPEG/PNG.
+FRAME_ENCODINGS = ('nv12', 'bgr8', 'rgb8', 'bgra8', 'rgba8', 'mono8', '8uc1', 'yuyv',
+                   'yuv422_yuy2', 'uyvy', 'yuv422', 'jpeg', 'png')
+_ALIASES = {'8uc1': 'mono8', 'yuv422_yuy2': 'yuyv', 'yuv422': 'uyvy'}
+
+
+def read_photo(path: str | Path) -> npt.NDArray[np.uint8]:
+    """Read an image file as a BGR array, or raise ImageDecodeError naming it."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageDecodeError(f'Image file {path} could not be read')
+    return image
+
+
+def photo_frame(bgr: npt.NDArray[np.uint8], encoding: str, width: int | None = None,
+                height: int | None = None) -> Frame:
+    """Encode a BGR photo as a camera would send it, at its size (cut to even) or the given one.
+
+    Args:
+        bgr: (H, W, 3) uint8 image.
+        encoding: One of FRAME_ENCODINGS.
+        width: Frame width, default the photo's (made even).
+        height: Frame height, default the photo's (made even).
+    """
+    width = width or bgr.shape[1] - bgr.shape[1] % 2
+    height = height or bgr.shape[0] - bgr.shape[0] % 2
+    if encoding == 'png':
+        pixels = make_frame(bgr, 'bgr8', width, height).data
+        image = np.frombuffer(pixels, np.uint8).reshape(height, width, 3)
+        ok, data = cv2.imencode('.png', image)
+        if not ok:
+            raise ImageDecodeError(f'PNG encoding of a {width}x{height} frame failed')
+        return CompressedFrame('png', data.tobytes())
+    frame = make_frame(bgr, _ALIASES.get(encoding, encoding), width, height)
+    if encoding in _ALIASES:
+        frame = dataclasses.replace(frame, encoding=encoding)
+    return frame
 
 
 def _time_calls(call: Callable[[], object], iterations: int, warmup: int,

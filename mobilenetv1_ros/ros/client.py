@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import cv2
-import numpy as np
 import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -43,15 +41,13 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Classification, LabelInfo, VisionInfo
 
-from mobilenetv1_ros.core.errors import ImageDecodeError
-from mobilenetv1_ros.core.image import CompressedFrame
+from mobilenetv1_ros.perf.benchmark import FRAME_ENCODINGS, photo_frame, read_photo
 from mobilenetv1_ros.ros.convert import frame_msg
 from mobilenetv1_ros.ros.qos import LATCHED_QOS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
-    import numpy.typing as npt
     from rclpy.publisher import Publisher
     from rclpy.subscription import Subscription
 
@@ -72,47 +68,6 @@ __all__ = [
 ]
 
 M = TypeVar('M')
-
-#: Encodings photo_frame makes: every raw encoding the core reads, plus compressed JPEG/PNG.
-FRAME_ENCODINGS = ('nv12', 'bgr8', 'rgb8', 'bgra8', 'rgba8', 'mono8', '8uc1', 'yuyv',
-                   'yuv422_yuy2', 'uyvy', 'yuv422', 'jpeg', 'png')
-_ALIASES = {'8uc1': 'mono8', 'yuv422_yuy2': 'yuyv', 'yuv422': 'uyvy'}
-
-
-def read_photo(path: str | Path) -> npt.NDArray[np.uint8]:
-    """Read an image file as a BGR array, or raise ImageDecodeError naming it."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ImageDecodeError(f'Image file {path} could not be read')
-    return image
-
-
-def photo_frame(bgr: npt.NDArray[np.uint8], encoding: str, width: int | None = None,
-                height: int | None = None) -> Frame:
-    """Encode a BGR photo as a camera would send it, at its size (cut to even) or the given one.
-
-    Args:
-        bgr: (H, W, 3) uint8 image.
-        encoding: One of FRAME_ENCODINGS.
-        width: Frame width, default the photo's (made even).
-        height: Frame height, default the photo's (made even).
-    """
-    from mobilenetv1_ros.perf.benchmark import make_frame
-
-    width = width or bgr.shape[1] - bgr.shape[1] % 2
-    height = height or bgr.shape[0] - bgr.shape[0] % 2
-    if encoding == 'png':
-        pixels = make_frame(bgr, 'bgr8', width, height).data
-        image = np.frombuffer(pixels, np.uint8).reshape(height, width, 3)
-        ok, data = cv2.imencode('.png', image)
-        if not ok:
-            raise ImageDecodeError(f'PNG encoding of a {width}x{height} frame failed')
-        return CompressedFrame('png', data.tobytes())
-    frame = make_frame(bgr, _ALIASES.get(encoding, encoding), width, height)
-    if encoding in _ALIASES:
-        frame = dataclasses.replace(frame, encoding=encoding)
-    return frame
-
 
 def stamp_from_ns(nanoseconds: int) -> Time:
     """Return a builtin_interfaces/Time of a nanosecond count."""

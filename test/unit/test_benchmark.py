@@ -47,6 +47,7 @@ def photo() -> np.ndarray:
     return cv2.imread(str(IMAGES / 'cat_720p.jpg'), cv2.IMREAD_COLOR)
 
 
+@pytest.mark.board
 def test_parse_size() -> None:
     assert parse_size('1920x1080') == (1920, 1080)
     assert parse_size('640X480') == (640, 480)
@@ -55,6 +56,7 @@ def test_parse_size() -> None:
             parse_size(bad)
 
 
+@pytest.mark.board
 @pytest.mark.parametrize('encoding', CONVERSION_ENCODINGS)
 def test_every_benchmark_frame_converts_to_the_same_picture(encoding: str,
                                                             photo: np.ndarray) -> None:
@@ -77,11 +79,13 @@ def test_every_benchmark_frame_converts_to_the_same_picture(encoding: str,
         assert colour < 6.0, encoding
 
 
+@pytest.mark.board
 def test_make_frame_rejects_unknown_encoding(photo: np.ndarray) -> None:
     with pytest.raises(ConfigError, match="Encoding 'rgb16' is not one of"):
         make_frame(photo, 'rgb16', 64, 48)
 
 
+@pytest.mark.board
 def test_latency_stats_and_load_warning() -> None:
     stats = latency_stats([float(v) for v in range(1, 101)])
     assert (stats['count'], stats['p50'], stats['min'], stats['max']) == (100, 50.5, 1.0, 100.0)
@@ -137,6 +141,7 @@ def test_peer_and_pipeline_agree_on_the_photos() -> None:
         peer.close()
 
 
+@pytest.mark.board
 def test_specs() -> None:
     assert parse_spec('onnx:int8') == ('onnx', 'int8')
     assert parse_spec('LITERT') == ('litert', '')
@@ -147,6 +152,7 @@ def test_specs() -> None:
         create_subject('litert:only_one.tflite', ClassifierOptions())
 
 
+@pytest.mark.board
 def test_conversion_costs_structure(photo: np.ndarray) -> None:
     records = conversion_costs(photo, ['bgr8', 'nv12'], [(320, 240), (640, 480)],
                                iterations=5, warmup=1)
@@ -171,6 +177,7 @@ def test_throughput_reports_a_worker_that_cannot_start(photo: np.ndarray) -> Non
         throughput('onnx:int8', ClassifierOptions(), photo, 1, 'fibers', 0.1)
 
 
+@pytest.mark.board
 def test_markdown_table() -> None:
     table = markdown_table(('a', 'b'), [(1, 'x')], 'lr')
     assert table.splitlines() == ['| a | b |', '| :--- | ---: |', '| 1 | x |']
@@ -227,6 +234,7 @@ def test_benchmark_smoke_json_and_markdown(tmp_path: Path,
     assert report['end_to_end'] == {'skipped': 'not requested (pass --end-to-end)'}
 
 
+@pytest.mark.board
 def test_benchmark_rejects_bad_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(['benchmark', '--iterations', '0']) == 2
     assert '--iterations 0 is too small' in capsys.readouterr().err
@@ -248,6 +256,7 @@ def test_node_end_to_end_over_dds(photo: np.ndarray) -> None:
     assert result['parameters']['precision'] == 'int8'
 
 
+@pytest.mark.board
 def test_node_end_to_end_refuses_a_peer(photo: np.ndarray) -> None:
     from mobilenetv1_ros.perf.endtoend import node_parameters
 
@@ -280,6 +289,7 @@ def bpu_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     forget()
 
 
+@pytest.mark.board
 def test_bpu_subject_through_the_double(bpu_model: Path, photo: np.ndarray,
                                         tmp_path: Path) -> None:
     """The BPU path: evaluation and process throughput (the API holds the GIL)."""

@@ -56,6 +56,7 @@ def photo_list(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.board
 @pytest.mark.parametrize(('line', 'expected'), [
     ('a.jpg 3', ('a.jpg', 3)),
     ('./a.jpg\t3', ('a.jpg', 3)),
@@ -69,6 +70,7 @@ def test_list_line_formats(line: str, expected: tuple[str, int]) -> None:
     assert parse_list(['# comment', '', line]) == [expected]
 
 
+@pytest.mark.board
 @pytest.mark.parametrize(('line', 'match'), [
     ('only_a_path.jpg', r'line 1: .* is not "<path> <class index>"'),
     ('a.jpg -1', 'class index -1 is negative'),
@@ -79,6 +81,7 @@ def test_bad_list_lines(line: str, match: str) -> None:
         parse_list([line], 'list.txt')
 
 
+@pytest.mark.board
 def test_list_file_resolves_beside_and_in_images(photo_list: Path, tmp_path: Path) -> None:
     shutil.copy(IMAGES / 'bulbul.JPEG', tmp_path / 'beside.jpg')
     mixed = tmp_path / 'mixed.txt'
@@ -90,6 +93,7 @@ def test_list_file_resolves_beside_and_in_images(photo_list: Path, tmp_path: Pat
     assert len(load_dataset(photo_list, limit=2)) == 2
 
 
+@pytest.mark.board
 def test_list_errors_name_the_file(tmp_path: Path) -> None:
     missing = tmp_path / 'val.txt'
     missing.write_text('nowhere.jpg 1\n')
@@ -110,6 +114,7 @@ def _class_folders(root: Path, names: dict[str, str]) -> None:
         shutil.copy(IMAGES / photo, root / folder / photo)
 
 
+@pytest.mark.board
 def test_class_folders_by_index_name_and_synset(tmp_path: Path) -> None:
     labels = load_labels(LABELS, 1000)
     _class_folders(tmp_path / 'a', {'bulbul.JPEG': '16', 'cat.bmp': 'Egyptian_cat',
@@ -215,6 +220,7 @@ def test_cli_exit_code_for_failures_and_bad_spec(tmp_path: Path,
     assert "'tensorflow' is not one of" in capsys.readouterr().err
 
 
+@pytest.mark.board
 def test_evaluation_module_does_not_import_rclpy() -> None:
     import subprocess
 
@@ -233,6 +239,7 @@ def _recorded(name: str, hits: dict[str, bool]) -> Evaluation:
     return result
 
 
+@pytest.mark.board
 @pytest.mark.parametrize(('gained', 'lost', 'p_value'), [
     (9, 5, 2 * (1 + 14 + 91 + 364 + 1001 + 2002) / 2 ** 14),
     (10, 0, 2 / 2 ** 10),
@@ -258,6 +265,7 @@ def test_paired_comparison_counts_discordant_images(gained: int, lost: int,
     assert (reverse.gained, reverse.lost, reverse.p_value) == (lost, gained, pair.p_value)
 
 
+@pytest.mark.board
 def test_ties_at_the_top_are_counted_and_split() -> None:
     result = Evaluation('peer', 'peer', 'uint8', True)
     result.record(LabeledImage(Path('a.jpg'), 7), [3, 7, 9, 1, 2], 0.5, best=[3, 7])

@@ -20,11 +20,15 @@ from mobilenetv1_ros.core.image import (
     Preprocessor,
     RawFrame,
     bgr_to_nv12,
+    bgr_to_yuv422,
     frame_to_bgr,
     nv12_to_bgr,
 )
 
 IMAGES = Path(__file__).resolve().parents[1] / 'resources' / 'images'
+
+#: Core code the node runs on the board (see the `board` marker in test/conftest.py).
+pytestmark = pytest.mark.board
 
 
 @pytest.fixture(scope='module')
@@ -41,10 +45,7 @@ def encode(image: np.ndarray, encoding: str, pad: int = 0) -> RawFrame:
     if encoding == 'nv12':
         planes = bgr_to_nv12(image).reshape(height * 3 // 2, width)
     elif encoding in ('yuyv', 'yuv422_yuy2', 'uyvy', 'yuv422'):
-        yuyv = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_YUYV)
-        if encoding in ('uyvy', 'yuv422'):
-            yuyv = yuyv.reshape(height, width // 2, 4)[:, :, [1, 0, 3, 2]]
-        planes = yuyv.reshape(height, width * 2)
+        planes = bgr_to_yuv422(image, luma_first=encoding in ('yuyv', 'yuv422_yuy2'))
     else:
         codes = {'bgr8': None, 'rgb8': cv2.COLOR_BGR2RGB, 'bgra8': cv2.COLOR_BGR2BGRA,
                  'rgba8': cv2.COLOR_BGR2RGBA, 'mono8': cv2.COLOR_BGR2GRAY,

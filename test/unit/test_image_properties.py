@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+import pytest
 
 from mobilenetv1_ros.core.errors import ImageError
 from mobilenetv1_ros.core.image import (
@@ -15,6 +16,9 @@ from mobilenetv1_ros.core.image import (
     Preprocessor,
     RawFrame,
 )
+
+#: Core code the node runs on the board (see the `board` marker in test/conftest.py).
+pytestmark = pytest.mark.board
 
 model_sides = st.integers(min_value=1, max_value=40).map(lambda n: 2 * n)
 

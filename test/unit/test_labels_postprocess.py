@@ -17,6 +17,9 @@ from mobilenetv1_ros.core.postprocess import to_probabilities, top_k
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED_LABELS = REPO / 'models' / 'ImageNet_1k.json'
 
+#: Labels and postprocessing run on the board (see the `board` marker in test/conftest.py).
+pytestmark = pytest.mark.board
+
 
 @pytest.fixture(scope='module')
 def zoo_names() -> list[str]:
