@@ -77,7 +77,7 @@ is_python310() {
 }
 
 find_python310() {
-    local candidate version
+    local candidate version pyenv root
     if [[ -n "${BOARD_PYTHON:-}" ]]; then
         is_python310 "$BOARD_PYTHON" && printf '%s\n' "$BOARD_PYTHON"
         return  # the status of the check: an interpreter named explicitly is the only one tried
@@ -87,16 +87,21 @@ find_python310() {
         printf '%s\n' "$candidate"
         return 0
     fi
-    if command -v pyenv > /dev/null; then
-        for version in $(pyenv versions --bare 2> /dev/null | grep -E '^3\.10(\.[0-9]+)?$' \
-                         | sort -t. -k3,3nr); do
-            candidate="$(PYENV_VERSION="$version" pyenv which python3.10 2> /dev/null || true)"
+    # pyenv's 3.10.x, newest first, also when pyenv is not on the PATH (e.g. a CI shell).
+    root="${PYENV_ROOT:-$HOME/.pyenv}"
+    pyenv="$(command -v pyenv || echo "$root/bin/pyenv")"
+    for version in $( { [[ -x "$pyenv" ]] && "$pyenv" versions --bare 2> /dev/null
+                        ls "$root/versions" 2> /dev/null; } \
+                      | grep -E '^3\.10(\.[0-9]+)?$' | sort -u -t. -k3,3nr); do
+        for candidate in "$root/versions/$version/bin/python3.10" \
+                "$( [[ -x "$pyenv" ]] && PYENV_VERSION="$version" "$pyenv" which python3.10 \
+                    2> /dev/null)"; do
             if [[ -n "$candidate" ]] && is_python310 "$candidate"; then
                 printf '%s\n' "$candidate"
                 return 0
             fi
         done
-    fi
+    done
     return 1
 }
 
