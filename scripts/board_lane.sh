@@ -12,7 +12,9 @@
 # Idempotent: every step records a stamp keyed by a hash of its inputs in .venv-board/.stamps.
 #
 # Environment: BOARD_PYTHON (a Python 3.10 interpreter; default: python3.10 on PATH, else the
-#              newest pyenv 3.10.x), BOARD_LANE_FORCE=1 (ignore stamps and redo every step).
+#              newest pyenv 3.10.x), BOARD_LANE_FORCE=1 (ignore stamps and redo every step),
+#              BOARD_NUMPY=1.21.5 (the board's exact numpy instead of the pinned 1.23.5, which
+#              is the oldest ai-edge-litert declares; switching rebuilds .venv-board).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -105,13 +107,27 @@ find_python310() {
     return 1
 }
 
+pip_quiet() {
+    "$VENV/bin/python" -m pip "$@" 2> >(grep -v '^WARNING: Location' >&2)
+}
+
 step_venv() {
     # Recreated from scratch whenever the interpreter or the requirements change, so that no
     # package dropped from the list (or pulled in by hand) survives.
     rm -rf "$VENV"
     "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q -r "$REQUIREMENTS" \
-        2> >(grep -v '^WARNING: Location' >&2)
+    if [[ -z "${BOARD_NUMPY:-}" ]]; then
+        pip_quiet install -q -r "$REQUIREMENTS"
+        return
+    fi
+    # ai-edge-litert declares numpy>=1.23.2 but runs on older ones (the double's tests pass on
+    # the board's 1.21.5): it is installed without that check, its other dependencies by name.
+    local requirements="$VENV/requirements-board-numpy.txt"
+    sed -e '/^ai-edge-litert/d' -e "s/^numpy==.*/numpy==$BOARD_NUMPY/" "$REQUIREMENTS" \
+        > "$requirements"
+    pip_quiet install -q -r "$requirements" backports.strenum flatbuffers ml_dtypes protobuf \
+        typing-extensions
+    pip_quiet install -q --no-deps "$(grep -E '^ai-edge-litert' "$REQUIREMENTS")"
 }
 
 step_project() {
@@ -147,6 +163,7 @@ check_stack() {
     (cd "${TMPDIR:-/tmp}" && "$VENV/bin/python" - "$REQUIREMENTS" "$REPO/test/conftest.py") <<'EOF'
 import ast
 import importlib.util
+import os
 import platform
 import re
 import sys
@@ -154,6 +171,7 @@ from importlib import metadata
 
 requirements, conftest = sys.argv[1:]
 pins = dict(re.findall(r'^([A-Za-z0-9_.-]+)==(\S+)', open(requirements).read(), re.M))
+pins['numpy'] = os.environ.get('BOARD_NUMPY') or pins['numpy']
 tree = ast.parse(open(conftest).read())
 absent = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
               and getattr(node.targets[0], 'id', '') == 'BOARD_ABSENT')
@@ -199,7 +217,7 @@ main() {
 
     local key_venv key_proj
     key_venv="$(hash_inputs "$("$PYTHON" -c 'import sys; print(sys.version, sys.executable)')" \
-        "$REQUIREMENTS")"
+        "numpy ${BOARD_NUMPY:-pinned}" "$REQUIREMENTS")"
     [[ -x "$VENV/bin/python" ]] || rm -f "$STAMPS/venv"
     run_step venv "$key_venv" step_venv
 
