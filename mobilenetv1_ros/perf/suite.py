@@ -223,6 +223,9 @@ def run_benchmark(settings: BenchmarkSettings,
                   log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Measure everything the settings ask for; return the report (JSON-ready).
 
+    The report's 'params' (the parameter count) is None where the tflite package is missing,
+    as on the board.
+
     Raises:
         ConfigError, BackendUnavailableError, ModelError: One of our subjects cannot be
             created (a peer whose runtime is missing is skipped and listed in 'skipped').
@@ -256,6 +259,7 @@ def run_benchmark(settings: BenchmarkSettings,
             evaluations[spec] = _accuracy(spec, settings, say)
             record['accuracy'] = _accuracy_summary(evaluations[spec])
         models.append(record)
+    params: dict[str, Any] | None
     try:
         count = count_parameters(*bundled_tflite())
     except ImportError as error:
