@@ -66,17 +66,27 @@ class _BoardLaneCollection:
     """In the board lane, skip (not fail) test files that import a package it leaves out.
 
     Any other collection error, e.g. an OpenCV constant or a numpy function the board lacks
-    used at import time, still fails the lane.
+    used at import time, still fails the lane; so does a file with `board` tests in it that
+    does not import or skips as a whole.
     """
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Iterator[None]:
         outcome = yield
         report = outcome.get_result()
+        if report.passed:
+            return
+        path = Path(collector.path)
+        if path.is_file() and f'mark.{BOARD_MARKER}' in path.read_text(encoding='utf-8'):
+            if report.skipped:
+                report.outcome = 'failed'
+                report.longrepr = (f'{path} has board tests but skipped as a whole: '
+                                   f'{report.longrepr}')
+            return
         missing = _MISSING_MODULE.findall(str(report.longrepr)) if report.failed else []
         if missing and missing[-1].split('.')[0] in BOARD_ABSENT:
             report.outcome = 'skipped'
-            report.longrepr = (str(collector.path), 0,
+            report.longrepr = (str(path), 0,
                                f'needs {missing[-1]}, which the board lane leaves out')
 
 
