@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The project's test command: build/refresh .venv (scripts/setup.sh), then run pytest over test/
-# with a private, loopback-only ROS 2 environment. Extra arguments go to pytest, e.g.
+# with a private, loopback-only ROS 2 environment, then the board-like lane
+# (scripts/board_lane.sh: the `board` tests on Python 3.10, numpy 1.23, OpenCV 4.5.4, without the
+# CPU-backend packages; skipped with a loud line where no Python 3.10 exists). Both decide the
+# exit code. Extra arguments go to both pytest runs, e.g.
 #   bash scripts/test.sh -k smoke -x
 #   bash scripts/test.sh test/unit
+# BOARD_LANE=0 leaves the board lane out (it says so).
 #
 # Isolation: own ROS_DOMAIN_ID (1..100, held by a lock file for the whole run so concurrent runs
 # never share one), ROS_HOME in a temp dir, discovery limited to localhost. At exit it kills
@@ -124,4 +128,15 @@ wait $! || rc=$?
 if ((rc == 5)); then
     log 'pytest collected no tests: treated as a failure'
 fi
+
+board_rc=0
+if [[ "${BOARD_LANE:-1}" == 0 ]]; then
+    log 'BOARD LANE SKIPPED: BOARD_LANE=0'
+else
+    bash "$REPO/scripts/board_lane.sh" "$@" &
+    wait $! || board_rc=$?
+fi
+log "main run: $( ((rc == 0)) && echo passed || echo "FAILED (exit $rc)"); board lane:" \
+    "$( ((board_rc == 0)) && echo 'passed or skipped' || echo "FAILED (exit $board_rc)")"
+((rc == 0)) && rc="$board_rc"
 exit "$rc"

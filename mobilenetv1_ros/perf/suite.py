@@ -219,6 +219,9 @@ def run_benchmark(settings: BenchmarkSettings,
                   log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Measure everything the settings ask for; return the report (JSON-ready).
 
+    The report's 'params' (the parameter count) is None where the tflite package is missing,
+    as on the board.
+
     Raises:
         ConfigError, BackendUnavailableError, ModelError: One of our subjects cannot be
             created (a peer whose runtime is missing is skipped and listed in 'skipped').
@@ -249,7 +252,17 @@ def run_benchmark(settings: BenchmarkSettings,
             evaluations[spec] = _accuracy(spec, settings, say)
             record['accuracy'] = _accuracy_summary(evaluations[spec])
         models.append(record)
-    params = count_parameters(*bundled_tflite())
+    params: dict[str, Any] | None
+    try:
+        count = count_parameters(*bundled_tflite())
+    except ImportError as error:
+        # tflite (the flatbuffer reader) is a build-time package the board does not have.
+        say(f'warning: parameter count skipped: {error}')
+        params = None
+    else:
+        params = {'total': count.total, 'without_background': count.without_background,
+                  'weighted_layers': count.layers,
+                  'source': 'weights + biases of the bundled TFLite files'}
     report: dict[str, Any] = {
         'tool': 'mobilenetv1-ros benchmark',
         'started': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(started)),
@@ -262,9 +275,7 @@ def run_benchmark(settings: BenchmarkSettings,
                      'crop': settings.base.crop, 'interpolation': settings.base.interpolation,
                      'opencv_threads': cv2.getNumThreads()},
         'dataset': str(settings.dataset) if settings.dataset else None,
-        'params': {'total': params.total, 'without_background': params.without_background,
-                   'weighted_layers': params.layers,
-                   'source': 'weights + biases of the bundled TFLite files'},
+        'params': params,
         'conversion': conversion,
         'models': models,
         'skipped': skipped,

@@ -18,10 +18,14 @@ from mobilenetv1_ros.core.frames import (
     CompressedFrame,
     RawFrame,
     bgr_to_nv12,
+    bgr_to_yuv422,
     frame_to_bgr,
     nv12_to_bgr,
 )
 from mobilenetv1_ros.core.preprocess import Preprocessor
+
+#: Core code the node runs on the board (see the `board` marker in test/conftest.py).
+pytestmark = pytest.mark.board
 
 
 @pytest.fixture(scope='module')
@@ -38,10 +42,7 @@ def encode(image: np.ndarray, encoding: str, pad: int = 0) -> RawFrame:
     if encoding == 'nv12':
         planes = bgr_to_nv12(image).reshape(height * 3 // 2, width)
     elif encoding in ('yuyv', 'yuv422_yuy2', 'uyvy', 'yuv422'):
-        yuyv = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_YUYV)
-        if encoding in ('uyvy', 'yuv422'):
-            yuyv = yuyv.reshape(height, width // 2, 4)[:, :, [1, 0, 3, 2]]
-        planes = yuyv.reshape(height, width * 2)
+        planes = bgr_to_yuv422(image, luma_first=encoding in ('yuyv', 'yuv422_yuy2'))
     else:
         codes = {'bgr8': None, 'rgb8': cv2.COLOR_BGR2RGB, 'bgra8': cv2.COLOR_BGR2BGRA,
                  'rgba8': cv2.COLOR_BGR2RGBA, 'mono8': cv2.COLOR_BGR2GRAY,
@@ -129,6 +130,42 @@ def test_odd_sized_packed_frames_convert() -> None:
     for encoding in ('bgr8', 'rgb8', 'mono8', 'rgba8'):
         for crop in ('center_crop', 'stretch', 'letterbox'):
             assert Preprocessor(224, 224, crop)(encode(odd, encoding)).size == 75264
+
+
+@pytest.mark.parametrize('encoding', sorted(ENCODINGS))
+@pytest.mark.parametrize('crop', ['center_crop', 'stretch', 'letterbox'])
+def test_one_pixel_regions_convert_like_a_uniform_frame(encoding: str, crop: str) -> None:
+    """A frame (or chroma plane) of one pixel works and equals a larger frame of its colour.
+
+    OpenCV 4.5.4, the board's, refuses 1x1 multi-channel arrays in resize and cvtColor.
+    """
+    spec = ENCODINGS[encoding]
+    width = 1 if spec.layout == 'packed' else 2
+    height = 2 if spec.layout == 'nv12' else 1
+    pixel = np.array([[[40, 200, 90]]], dtype=np.uint8)
+    uniform = encode(np.repeat(np.repeat(pixel, 4 * height, 0), 4 * width, 1), encoding)
+    # The smallest frame of the encoding, cut from the uniform one (rows of each plane).
+    rows = np.frombuffer(uniform.data, np.uint8).reshape(-1, uniform.step)
+    row_bytes = width * spec.bytes_per_pixel
+    planes = [rows[:height, :row_bytes]]
+    if spec.layout == 'nv12':
+        planes.append(rows[uniform.height:uniform.height + height // 2, :row_bytes])
+    small = RawFrame(encoding, width, height, row_bytes, np.concatenate(planes).tobytes())
+    for model in ((224, 224), (2, 2)):
+        preprocessor = Preprocessor(*model, crop=crop)
+        np.testing.assert_array_equal(preprocessor(small), preprocessor(uniform))
+    assert np.array_equal(frame_to_bgr(small)[0, 0], frame_to_bgr(uniform)[0, 0])
+
+
+def test_a_one_pixel_model_chroma_is_the_resized_chroma(photo: np.ndarray) -> None:
+    """A 2x2 model has a 1x1x2 chroma plane: resized like each channel on its own."""
+    frame = encode(photo, 'nv12')
+    nv12 = Preprocessor(2, 2, crop='stretch')(frame)
+    height, width = photo.shape[:2]
+    planes = np.frombuffer(frame.data, np.uint8).reshape(height * 3 // 2, width)
+    chroma = planes[height:].reshape(height // 2, width // 2, 2)
+    expected = [cv2.resize(np.ascontiguousarray(chroma[..., c]), (1, 1))[0, 0] for c in (0, 1)]
+    assert list(nv12[4:]) == expected
 
 
 @pytest.mark.parametrize('name', ['bulbul.JPEG', 'parrot.jpg', 'cat.bmp'])

@@ -5,10 +5,14 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+import pytest
 
 from mobilenetv1_ros.core.errors import ImageError
 from mobilenetv1_ros.core.frames import ENCODINGS, CompressedFrame, RawFrame
 from mobilenetv1_ros.core.preprocess import CROP_POLICIES, INTERPOLATIONS, Preprocessor
+
+#: Core code the node runs on the board (see the `board` marker in test/conftest.py).
+pytestmark = pytest.mark.board
 
 model_sides = st.integers(min_value=1, max_value=40).map(lambda n: 2 * n)
 

@@ -37,6 +37,7 @@ def photo() -> np.ndarray:
     return cv2.imread(str(IMAGES_DIR / 'cat_720p.jpg'), cv2.IMREAD_COLOR)
 
 
+@pytest.mark.board
 def test_parse_size() -> None:
     assert parse_size('1920x1080') == (1920, 1080)
     assert parse_size('640X480') == (640, 480)
@@ -100,6 +101,7 @@ def test_peer_and_pipeline_agree_on_the_photos() -> None:
         peer.close()
 
 
+@pytest.mark.board
 def test_specs() -> None:
     assert parse_spec('onnx:int8') == ('onnx', 'int8')
     assert parse_spec('LITERT') == ('litert', '')
@@ -110,6 +112,7 @@ def test_specs() -> None:
         create_subject('litert:only_one.tflite', ClassifierOptions())
 
 
+@pytest.mark.board
 def test_conversion_costs_structure(photo: np.ndarray) -> None:
     records = conversion_costs(photo, ['bgr8', 'nv12'], [(320, 240), (640, 480)],
                                iterations=5, warmup=1)
@@ -134,6 +137,7 @@ def test_throughput_reports_a_worker_that_cannot_start(photo: np.ndarray) -> Non
         throughput('onnx:int8', ClassifierOptions(), photo, 1, 'fibers', 0.1)
 
 
+@pytest.mark.board
 def test_markdown_table() -> None:
     table = markdown_table(('a', 'b'), [(1, 'x')], 'lr')
     assert table.splitlines() == ['| a | b |', '| :--- | ---: |', '| 1 | x |']
@@ -155,6 +159,7 @@ def test_node_end_to_end_over_dds(photo: np.ndarray) -> None:
     assert result['parameters']['precision'] == 'int8'
 
 
+@pytest.mark.board
 def test_node_end_to_end_refuses_a_peer(photo: np.ndarray) -> None:
     from mobilenetv1_ros.perf.endtoend import node_parameters
 

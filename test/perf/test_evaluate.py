@@ -44,6 +44,7 @@ def test_list_line_formats(line: str, expected: tuple[str, int]) -> None:
     assert parse_list(['# comment', '', line]) == [expected]
 
 
+@pytest.mark.board
 @pytest.mark.parametrize(('line', 'match'), [
     ('only_a_path.jpg', r'line 1: .* is not "<path> <class index>"'),
     ('a.jpg -1', 'class index -1 is negative'),
@@ -54,6 +55,7 @@ def test_bad_list_lines(line: str, match: str) -> None:
         parse_list([line], 'list.txt')
 
 
+@pytest.mark.board
 def test_list_file_resolves_beside_and_in_images(photo_list: Path, tmp_path: Path) -> None:
     shutil.copy(IMAGES_DIR / 'bulbul.JPEG', tmp_path / 'beside.jpg')
     mixed = tmp_path / 'mixed.txt'
@@ -65,6 +67,7 @@ def test_list_file_resolves_beside_and_in_images(photo_list: Path, tmp_path: Pat
     assert len(load_dataset(photo_list, limit=2)) == 2
 
 
+@pytest.mark.board
 def test_list_errors_name_the_file(tmp_path: Path) -> None:
     missing = tmp_path / 'val.txt'
     missing.write_text('nowhere.jpg 1\n')
@@ -147,6 +150,7 @@ def _recorded(name: str, hits: dict[str, bool]) -> Evaluation:
     return result
 
 
+@pytest.mark.board
 @pytest.mark.parametrize(('gained', 'lost', 'p_value'), [
     (9, 5, 2 * (1 + 14 + 91 + 364 + 1001 + 2002) / 2 ** 14),
     (10, 0, 2 / 2 ** 10),
@@ -172,6 +176,7 @@ def test_paired_comparison_counts_discordant_images(gained: int, lost: int,
     assert (reverse.gained, reverse.lost, reverse.p_value) == (lost, gained, pair.p_value)
 
 
+@pytest.mark.board
 def test_ties_at_the_top_are_counted_and_split() -> None:
     result = Evaluation('peer', 'peer', 'uint8', True)
     result.record(LabeledImage(Path('a.jpg'), 7), [3, 7, 9, 1, 2], 0.5, best=[3, 7])

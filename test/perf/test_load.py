@@ -16,7 +16,9 @@ import pytest
 from shared import REPO_ROOT
 
 from mobilenetv1_ros.cli.load import parse_parameter
+from mobilenetv1_ros.perf.load_text import format_report
 from mobilenetv1_ros.perf.procstat import machine_cpu_times, read_process
+from mobilenetv1_ros.perf.thread_roles import ROLES, UNATTRIBUTED
 
 #: The loopback-only variant of config/fastdds_large_frames.xml that scripts and tests use.
 PROFILE = REPO_ROOT / 'scripts' / 'fastdds_loopback.xml'
@@ -86,3 +88,24 @@ def test_a_short_load_run_reports_rates_ages_rss_and_a_clean_exit(node_env):
     assert names['node alive through the load'] and names['RSS growth <= 20 MB']
     assert names['node exits with code 0 on SIGINT, no traceback']
     assert done.returncode == (0 if all(names.values()) else 1)
+    _check_thread_cpu(report)
+
+
+def _check_thread_cpu(report: dict) -> None:
+    """The node's CPU per frame by thread role: every role found, adding up to the process."""
+    cpu = report['thread_cpu']
+    assert cpu['frames'] == report['node_received']
+    assert cpu['threads']['executor'] == 1 and cpu['threads']['inference'] >= 1
+    assert cpu['threads']['middleware'] >= 1  # Fast DDS names its threads dds.*
+    ms = cpu['ms_per_frame']
+    assert ms['inference'] > 0 and ms['executor'] > 0
+    assert ms['total'] == pytest.approx(sum(ms[role] for role in (*ROLES, UNATTRIBUTED)),
+                                        abs=0.01)
+    assert ms['outside_inference'] == pytest.approx(ms['total'] - ms['inference'], abs=0.01)
+    # The same window read as the whole process: the CPU share agrees to a few clock ticks.
+    seconds = ms['total'] * cpu['frames'] / 1e3
+    assert seconds == pytest.approx(report['node_cpu_pct'] / 100 * cpu['seconds'], abs=0.06)
+    assert all(set(row['cpu_ms_per_frame']) >= set(ROLES) for row in report['series'])
+    text = format_report(report)
+    assert 'CPU per frame received (ms, per thread from /proc' in text
+    assert f'outside inference {ms["outside_inference"]:.2f}' in text

@@ -12,6 +12,9 @@ import pytest
 
 from mobilenetv1_ros.ros.latest_frame import LatestSlot
 
+#: The node's frame slot runs on the board (see the `board` marker in test/conftest.py).
+pytestmark = pytest.mark.board
+
 
 def test_take_returns_what_was_put():
     slot: LatestSlot[int] = LatestSlot()
