@@ -1,15 +1,19 @@
 """One path of each kind a file parameter may name, and a guard for calls that might block.
 
 Used by the tests of core.files, the labels and the backends: every reader must say what the
-path is and must return at once, even for a FIFO nobody writes to.
+path is and must return at once, even for a FIFO nobody writes to or for /dev/zero.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import pickle
+import resource
+import select
+import signal
 import socket
-import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +37,8 @@ SPECIAL_KINDS = {
 
 #: Longest a rejection may take before the call counts as blocked.
 BLOCKED_AFTER_S = 10.0
+#: Memory a guarded call may allocate.
+CHILD_MEMORY_HEADROOM = 512 << 20
 
 
 @contextlib.contextmanager
@@ -76,34 +82,65 @@ def special_file(kind: str, directory: Path) -> Iterator[Path]:
 
 @dataclass
 class Outcome:
-    """What a guarded call did."""
+    """What a guarded call did: its return value or the exception it raised."""
 
     value: Any = None
     error: BaseException | None = None
 
 
-def finishes(call: Callable[[], Any], fifo: Path | None = None,
-             timeout: float = BLOCKED_AFTER_S) -> Outcome:
-    """Run `call` in a thread; return its outcome, or fail the test if it is still running.
+def _virtual_memory_size() -> int:
+    for line in Path('/proc/self/status').read_text().splitlines():
+        if line.startswith('VmSize:'):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError('no VmSize in /proc/self/status')
 
-    A call blocked in opening `fifo` is released (by opening the FIFO's other end) before the
-    test fails, so no thread is left behind.
-    """
-    outcome = Outcome()
 
-    def run() -> None:
+def _run_child(call: Callable[[], Any], write_end: int) -> None:
+    """In the forked child: run call under a memory cap, send its pickled outcome, exit."""
+    code = 0
+    try:
+        # Reading /dev/zero without end must fail fast here, not exhaust the shared machine.
+        limit = _virtual_memory_size() + CHILD_MEMORY_HEADROOM
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         try:
-            outcome.value = call()
+            outcome = Outcome(value=call())
         except BaseException as error:  # noqa: BLE001 - handed to the test
-            outcome.error = error
+            outcome = Outcome(error=error)
+        data = pickle.dumps(outcome)
+        while data:
+            data = data[os.write(write_end, data):]
+    except BaseException:  # noqa: BLE001 - the exit code tells the parent
+        code = 1
+    finally:
+        os._exit(code)
 
-    thread = threading.Thread(target=run, name='guarded_call', daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        if fifo is not None:
-            with contextlib.suppress(OSError):
-                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-            thread.join(timeout)
-        pytest.fail(f'the call was still running after {timeout:g} s (blocked)')
+
+def finishes(call: Callable[[], Any], timeout: float = BLOCKED_AFTER_S) -> Outcome:
+    """Run `call` in a forked child; return its outcome, or fail the test if it blocks.
+
+    A blocked child is killed, so nothing is left behind (a thread stuck in open() could not be
+    stopped). The child's memory is capped. The return value must pickle.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        _run_child(call, write_end)
+    os.close(write_end)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    with os.fdopen(read_end, 'rb', buffering=0) as stream:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([stream], [], [], remaining)[0]:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail(f'the call was still running after {timeout:g} s (blocked)')
+            chunk = stream.read(1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, 'the child failed to report its outcome'
+    outcome: Outcome = pickle.loads(b''.join(chunks))
     return outcome

@@ -41,10 +41,9 @@ def test_special_files_are_refused_at_once_saying_what_they_are(tmp_path: Path, 
     with special_file(kind, tmp_path) as path:
         if read:
             outcome = finishes(lambda: read_regular_file(path, 'Labels file', LabelsError,
-                                                         1 << 20), fifo=path)
+                                                         1 << 20))
         else:
-            outcome = finishes(lambda: check_regular_file(path, 'Model file', ModelError),
-                               fifo=path)
+            outcome = finishes(lambda: check_regular_file(path, 'Model file', ModelError))
     error = outcome.error
     assert isinstance(error, LabelsError if read else ModelError), outcome
     what = 'Labels file' if read else 'Model file'
