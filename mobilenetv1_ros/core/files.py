@@ -1,9 +1,9 @@
 """Safe reading of regular files: stat before open, never block on a FIFO, never read past a cap.
 
 Paths come from parameters and command lines, so they may name anything: a directory, a FIFO
-nobody writes to (opening it blocks until a writer appears, and a blocked open does not let a
-signal end the process), /dev/zero (endless), a socket, a device whose open has side effects,
-a sparse file of terabytes. `check_regular_file` and `read_regular_file` accept only regular
+nobody writes to (opening it blocks until a writer appears, and rclpy's signal handling alone
+never ends a process blocked there), /dev/zero (endless), a socket, a device whose open acts on
+it, a sparse file of terabytes. `check_regular_file` and `read_regular_file` accept only regular
 files (symbolic links are followed) and say what the path is when it is not.
 """
 
@@ -42,7 +42,7 @@ def describe_mode(mode: int) -> str:
     for test, kind in _KINDS:
         if test(mode):
             return kind
-    return 'not a regular file'
+    return 'a special file'
 
 
 def _named(path: str, what: str) -> str:
