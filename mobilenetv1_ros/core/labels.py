@@ -10,6 +10,7 @@ the user's back would be published as if it were right.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pathlib import Path
 from mobilenetv1_ros.core.errors import LabelsError
 from mobilenetv1_ros.core.files import read_regular_file
 
-__all__ = ['MAX_LABELS_BYTES', 'MAX_NAME_CHARS', 'Labels', 'load_labels']
+__all__ = ['MAX_LABELS_BYTES', 'MAX_NAMES', 'MAX_NAME_CHARS', 'Labels', 'load_labels']
 
 MAX_LABELS_BYTES = 2 << 20
 """Largest labels file read. Room for the largest real label sets (ImageNet-21k's synset words)
@@ -28,7 +29,9 @@ one-letter names holds one every two bytes."""
 MAX_NAME_CHARS = 1024
 """Longest class name (or synset id) accepted, in characters."""
 
-_LINE_BREAK = re.compile(r'\r\n|\r|\n')
+MAX_NAMES = 100_000
+"""Most names a labels file may hold (ImageNet-21k has about 22 000)."""
+
 _SYNSET_LINE = re.compile(r'^(n\d{8})\s+(.+)$')
 # C0 and C1 controls but tab, and DEL (escape sequences reach terminals through the log, NUL
 # cannot go into a ROS string), the Unicode line and paragraph separators (they break log
@@ -70,6 +73,10 @@ class Labels:
                 f'model has {num_classes} outputs')
 
 
+class _TooManyNames(Exception):
+    """Raised by a parser as soon as the file holds more names than the limit."""
+
+
 def _preview(value: object) -> str:
     """Return repr(value), cut to a length a log line can carry."""
     text = repr(value)
@@ -89,7 +96,7 @@ def _check_name(name: str, path: Path, where: str) -> None:
                           f'control character U+{ord(forbidden.group()):04X}')
 
 
-def _from_json(text: str, path: Path) -> tuple[list[str], list[str] | None]:
+def _from_json(text: str, path: Path, limit: int) -> tuple[list[str], list[str] | None]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
@@ -97,6 +104,8 @@ def _from_json(text: str, path: Path) -> tuple[list[str], list[str] | None]:
     except RecursionError:
         raise LabelsError(f'Labels file {path} is not a label list: its JSON is nested too '
                           'deeply') from None
+    if isinstance(data, (dict, list)) and len(data) > limit:
+        raise _TooManyNames
     if isinstance(data, dict):
         try:
             ordered = sorted(data.items(), key=lambda item: int(item[0]))
@@ -122,19 +131,24 @@ def _from_json(text: str, path: Path) -> tuple[list[str], list[str] | None]:
     return names, (synsets if len(synsets) == len(names) and synsets else None)
 
 
-def _from_text(text: str, path: Path) -> tuple[list[str], list[str] | None]:
-    # Only \n, \r\n and \r end a line: str.splitlines also splits at separators such as
-    # U+2028 and U+0085, which would shift every later class by one.
-    numbered = [(number, line.strip()) for number, line in enumerate(_LINE_BREAK.split(text), 1)]
-    numbered = [(number, line) for number, line in numbered if line]
-    for number, line in numbered:
-        _check_name(line, path, f'line {number}')
-    lines = [line for _, line in numbered]
-    matches = [_SYNSET_LINE.match(line) for line in lines]
-    if lines and all(matches):
+def _from_text(text: str, path: Path, limit: int) -> tuple[list[str], list[str] | None]:
+    names: list[str] = []
+    # Lines end at \n, \r\n or \r only: str.splitlines also splits at separators such as
+    # U+2028 and U+0085, which would shift every later class by one. Lazily, so that a file of
+    # a million short lines is refused at name limit + 1, not after a million strings.
+    for number, line in enumerate(io.StringIO(text, newline=None), 1):
+        name = line.strip()
+        if not name:
+            continue
+        if len(names) == limit:
+            raise _TooManyNames
+        _check_name(name, path, f'line {number}')
+        names.append(name)
+    matches = [_SYNSET_LINE.match(name) for name in names]
+    if names and all(matches):
         return ([m.group(2).strip() for m in matches if m],
                 [m.group(1) for m in matches if m])
-    return lines, None
+    return names, None
 
 
 def load_labels(path: str | Path, num_classes: int | None = None) -> Labels:
@@ -152,8 +166,8 @@ def load_labels(path: str | Path, num_classes: int | None = None) -> Labels:
     Raises:
         LabelsError: The path is not a readable regular file (it is missing, a directory, a
             FIFO, a device, ...), the file is over MAX_LABELS_BYTES, not UTF-8, empty, has a
-            name that is empty, over MAX_NAME_CHARS or holds a control character, or has a
-            count that does not match.
+            name that is empty, over MAX_NAME_CHARS or holds a control character, has more
+            than MAX_NAMES names, or has a count that does not match.
     """
     path = Path(path)
     data = read_regular_file(path, 'Labels file', LabelsError, MAX_LABELS_BYTES)
@@ -162,10 +176,14 @@ def load_labels(path: str | Path, num_classes: int | None = None) -> Labels:
         text = data.decode('utf-8-sig')
     except UnicodeDecodeError as error:
         raise LabelsError(f'Labels file {path} is not UTF-8 text: {error}') from None
-    if path.suffix.lower() == '.json':
-        names, synsets = _from_json(text, path)
-    else:
-        names, synsets = _from_text(text, path)
+    # One name more than the model's outputs may be a background class.
+    limit = MAX_NAMES if num_classes is None else min(num_classes + 1, MAX_NAMES)
+    parse = _from_json if path.suffix.lower() == '.json' else _from_text
+    try:
+        names, synsets = parse(text, path, limit)
+    except _TooManyNames:
+        model = '' if num_classes is None else f' but the model has {num_classes} outputs'
+        raise LabelsError(f'Labels file {path} has more than {limit} names{model}') from None
     if not names:
         raise LabelsError(f'Labels file {path} holds no names')
     if (num_classes is not None and len(names) == num_classes + 1

@@ -13,7 +13,7 @@ import pytest
 from special_files import SPECIAL_KINDS, finishes, special_file
 
 from mobilenetv1_ros.core.errors import ConfigError, LabelsError
-from mobilenetv1_ros.core.labels import MAX_LABELS_BYTES, MAX_NAME_CHARS, load_labels
+from mobilenetv1_ros.core.labels import MAX_LABELS_BYTES, MAX_NAME_CHARS, MAX_NAMES, load_labels
 from mobilenetv1_ros.core.postprocess import to_probabilities, top_k
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,6 +96,20 @@ def test_a_file_over_the_size_cap_is_refused_unread(tmp_path: Path) -> None:
     just_over.write_text(json.dumps(['x' * (MAX_LABELS_BYTES // 2)] * 2))
     with pytest.raises(LabelsError, match=f'more than the {MAX_LABELS_BYTES} bytes allowed'):
         load_labels(just_over, 2)
+
+
+@pytest.mark.parametrize('suffix', ['.txt', '.json'])
+def test_a_file_of_more_names_than_the_model_has_is_refused_early(tmp_path: Path,
+                                                                  suffix: str) -> None:
+    path = tmp_path / f'labels{suffix}'
+    names = [f'{i:x}' for i in range(200_000)]  # under the size cap
+    path.write_text(json.dumps(names) if suffix == '.json' else '\n'.join(names))
+    with pytest.raises(LabelsError, match=f'^Labels file {path} has more than 1001 names but '
+                                          'the model has 1000 outputs$'):
+        load_labels(path, 1000)
+    with pytest.raises(LabelsError, match=f'^Labels file {path} has more than {MAX_NAMES} '
+                                          'names$'):
+        load_labels(path)
 
 
 def test_a_symbolic_link_to_the_bundled_labels_is_followed(tmp_path: Path,
