@@ -1,8 +1,9 @@
 """Class names from the label files people have: JSON lists, text lists, synset words.
 
 Names go into every result, the label_info message, a node parameter and log lines, so a file
-is read only when it is a regular file of at most MAX_LABELS_BYTES, and each name must be
-non-empty, at most MAX_NAME_CHARS long and free of control characters. A name that breaks
+is read only when it is a regular file of at most MAX_LABELS_BYTES with at most MAX_NAMES names
+(or one more than the model's classes), and each name must be non-empty, at most
+MAX_NAME_CHARS long and free of control characters. A name that breaks
 these rules is an error, never silently cleaned: it means the file is not the label list it
 was taken for (a binary file, a wrong encoding, a damaged export), and a name changed behind
 the user's back would be published as if it were right.
@@ -99,7 +100,7 @@ def _check_name(name: str, path: Path, where: str) -> None:
 def _from_json(text: str, path: Path, limit: int) -> tuple[list[str], list[str] | None]:
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as error:
+    except ValueError as error:  # JSONDecodeError, or an integer of too many digits
         raise LabelsError(f'Labels file {path} is not valid JSON: {error}') from None
     except RecursionError:
         raise LabelsError(f'Labels file {path} is not a label list: its JSON is nested too '

@@ -196,6 +196,14 @@ def test_labels_that_are_not_utf8_are_named(tmp_path: Path) -> None:
         load_labels(path, 2)
 
 
+def test_json_with_an_integer_too_long_to_read_is_a_labels_error(tmp_path: Path) -> None:
+    path = tmp_path / 'labels.json'
+    path.write_text('["tench", ' + '7' * 5000 + ']')
+    # Pythons with the integer digit limit (3.10.7 on) refuse the number while parsing.
+    with pytest.raises(LabelsError, match=f'{path}(: entry .* is not a name| is not valid JSON)'):
+        load_labels(path, 2)
+
+
 def test_json_nested_too_deeply_is_a_labels_error(tmp_path: Path) -> None:
     path = tmp_path / 'labels.json'
     path.write_text('[' * 200_000 + ']' * 200_000)
