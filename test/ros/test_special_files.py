@@ -1,7 +1,8 @@
 """Special files as the node's model and labels, and a signal while the model loads.
 
-A FIFO, /dev/zero or a directory given as labels_path or model_path must fail configure at once
-with a message that says what the path is; the node then exits 1. A signal arriving while the
+A FIFO, /dev/zero or a directory given as labels_path or model_path, or labels with a class
+name of 100 KB, must fail configure at once with a message that says what is wrong; the node
+then exits 1. A signal arriving while the
 model loads must end the node promptly, however it was started: with SIGINT inherited as
 ignored (a background job of a script, and so every node these tests start under
 scripts/test.sh), with Python's own SIGINT handler, or with SIGTERM (systemd, docker stop).
@@ -9,6 +10,7 @@ scripts/test.sh), with Python's own SIGINT handler, or with SIGTERM (systemd, do
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -94,13 +96,22 @@ def test_special_files_fail_configure_saying_what_they_are(node_env, onnx_model,
     os.mkfifo(model_fifo)
     directory = tmp_path / 'model_directory.onnx'
     directory.mkdir()
+    names = json.loads((REPO / 'models' / 'ImageNet_1k.json').read_text(encoding='utf-8'))
+    names[7] = 'cock' * 25600
+    long_names = tmp_path / 'long_names.json'
+    long_names.write_text(json.dumps(names), encoding='utf-8')
     cases = {
-        'labels_fifo': ({'labels_path': str(fifo)}, f'Labels file {fifo} is a FIFO'),
+        'labels_fifo': ({'labels_path': str(fifo)},
+                        f'Labels file {fifo} is a FIFO, not a regular file'),
         'labels_dev_zero': ({'labels_path': '/dev/zero'},
-                            'Labels file /dev/zero is a character device'),
-        'model_fifo': ({'model_path': str(model_fifo)}, f'Model file {model_fifo} is a FIFO'),
+                            'Labels file /dev/zero is a character device, not a regular file'),
+        'labels_long_names': ({'labels_path': str(long_names)},
+                              f'Labels file {long_names}, class 7: the name is 102400 '
+                              'characters long, more than the 1024 allowed'),
+        'model_fifo': ({'model_path': str(model_fifo)},
+                       f'Model file {model_fifo} is a FIFO, not a regular file'),
         'model_directory': ({'model_path': str(directory)},
-                            f'Model file {directory} is a directory'),
+                            f'Model file {directory} is a directory, not a regular file'),
     }
     processes = {}
     try:
@@ -117,7 +128,7 @@ def test_special_files_fail_configure_saying_what_they_are(node_env, onnx_model,
         assert codes[name] == 1, f'{name}: exit code {codes[name]}\n{log}'
         failure = [line for line in log.splitlines() if 'Configuring failed' in line]
         assert len(failure) == 1, f'{name}:\n{log}'
-        assert f'{says}, not a regular file' in failure[0], f'{name}: {failure[0]}'
+        assert says in failure[0], f'{name}: {failure[0]}'
         assert 'Loaded ' not in log and 'Traceback' not in log, f'{name}:\n{log}'
 
 
