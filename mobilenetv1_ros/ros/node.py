@@ -70,6 +70,7 @@ from mobilenetv1_ros.ros.stats import NodeStats, Throttle
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from types import FrameType
 
     from rclpy.lifecycle import State
     from rclpy.parameter import Parameter
@@ -509,6 +510,19 @@ def main(args: list[str] | None = None) -> int:
     """Run the node until SIGINT or SIGTERM; exit 1 if autostarting it fails."""
     if hasattr(signal, 'SIGUSR1'):
         faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: stacks to stderr
+    signalled = threading.Event()
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        signalled.set()
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        # rclpy's handlers only shut the context down, which a configure busy loading a model
+        # or blocked in a system call never sees; nor does Python raise KeyboardInterrupt for
+        # SIGTERM, or for a SIGINT ignored when the process started (a script's background
+        # job). This raises it in the main thread; rclpy.init chains its handlers to it.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, interrupt)
     rclpy.init(args=args)
     node: ClassifierNode | None = None
     code = 0
@@ -532,7 +546,8 @@ def main(args: list[str] | None = None) -> int:
     except RuntimeError:
         # SIGINT/SIGTERM shut the context down while the executor was building its wait set
         # or a timer was publishing: rclpy raises RCLError then, not ExternalShutdownException.
-        if rclpy.ok():
+        # A KeyboardInterrupt raised while rclpy converts a message comes out as RuntimeError.
+        if rclpy.ok() and not signalled.is_set():
             raise
     finally:
         if node is not None:

@@ -27,6 +27,7 @@ from mobilenetv1_ros.core.errors import (
     ModelError,
 )
 from mobilenetv1_ros.core.preprocess import Preprocessor
+from special_files import SPECIAL_KINDS, finishes, special_file
 
 # Fixtures from test/conftest.py: dnn (the hobot_dnn double on sys.path), no_bpu_runtime,
 # make_bpu_model (a model file for the double).
@@ -170,6 +171,37 @@ def test_missing_model_file_is_named_before_loading(dnn, tmp_path):
     with pytest.raises(ModelError, match=f'Model file {path} does not exist'):
         BpuBackend(path)
     assert dnn.STATE.load_calls == []
+
+
+@pytest.mark.parametrize('kind', sorted(SPECIAL_KINDS))
+def test_special_files_never_reach_the_runtime(dnn, tmp_path, kind):
+    def create():
+        try:
+            BpuBackend(path)
+        finally:
+            assert dnn.STATE.load_calls == [], 'the runtime was asked to load it'
+
+    with special_file(kind, tmp_path) as path:
+        outcome = finishes(create)
+    assert isinstance(outcome.error, ModelError), outcome
+    assert str(outcome.error).startswith(f'Model file {path}')
+    assert f'{SPECIAL_KINDS[kind]}, not a regular file' in str(outcome.error)
+
+
+def test_an_empty_model_file_never_reaches_the_runtime(dnn, tmp_path):
+    path = tmp_path / 'empty.bin'
+    path.touch()
+    with pytest.raises(ModelError, match=f'^Model file {path} is empty$'):
+        BpuBackend(path)
+    assert dnn.STATE.load_calls == []
+
+
+def test_a_symbolic_link_to_the_model_is_followed(make_model, frames, dnn, tmp_path):
+    link = tmp_path / 'linked.bin'
+    link.symlink_to(make_model())
+    backend = BpuBackend(link)
+    assert dnn.STATE.load_calls == [[str(link)]]
+    assert int(np.argmax(backend.infer(frames['bulbul.JPEG']))) == EXPECTED['bulbul.JPEG']
 
 
 def test_corrupt_model_file_is_named(dnn, tmp_path):

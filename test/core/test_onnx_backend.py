@@ -15,6 +15,7 @@ from mobilenetv1_ros.core.backends import Backend, create_backend
 from mobilenetv1_ros.core.backends.onnx import OnnxBackend
 from mobilenetv1_ros.core.errors import (BackendError, BackendUnavailableError, ConfigError,
                                          ImageError, ModelError)
+from special_files import SPECIAL_KINDS, finishes, special_file
 
 
 @pytest.fixture(scope='session')
@@ -100,6 +101,39 @@ def test_closed_backend_fails(exported: dict[str, Path]) -> None:
 def test_missing_model_is_named(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match='absent.onnx'):
         OnnxBackend(str(tmp_path / 'absent.onnx'))
+
+
+@pytest.mark.parametrize('kind', sorted(SPECIAL_KINDS))
+def test_special_files_are_refused_at_once_saying_what_they_are(tmp_path: Path,
+                                                                kind: str) -> None:
+    # ONNX Runtime itself blocks for ever opening a FIFO and reports a directory or
+    # /dev/zero as 'Protobuf parsing failed'.
+    with special_file(kind, tmp_path) as path:
+        outcome = finishes(lambda: OnnxBackend(str(path)))
+    assert isinstance(outcome.error, ModelError), outcome
+    assert str(outcome.error) == f'Model file {path}{_link_note(path)} is ' \
+                                 f'{SPECIAL_KINDS[kind].removeprefix("is ")}, not a regular file'
+
+
+def _link_note(path: Path) -> str:
+    return f' (a symbolic link to {path.resolve()})' if path.is_symlink() else ''
+
+
+def test_an_empty_model_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / 'empty.onnx'
+    path.touch()
+    with pytest.raises(ModelError, match=f'^Model file {path} is empty$'):
+        OnnxBackend(str(path))
+
+
+def test_a_symbolic_link_to_the_model_is_followed(tmp_path: Path,
+                                                  exported: dict[str, Path]) -> None:
+    link = tmp_path / 'model.onnx'
+    link.symlink_to(exported['int8'])
+    with OnnxBackend(str(link)) as backend:
+        assert backend.model_path == link
+        assert int(np.argmax(backend.infer(nv12_of(IMAGES_DIR / 'bulbul.JPEG')))) == \
+            PHOTO_CLASSES['bulbul.JPEG']
 
 
 def test_corrupt_model_is_named(tmp_path: Path) -> None:

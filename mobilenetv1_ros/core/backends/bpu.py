@@ -24,6 +24,7 @@ from mobilenetv1_ros.core.errors import (
     ImageError,
     ModelError,
 )
+from mobilenetv1_ros.core.files import check_regular_file
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -164,7 +165,8 @@ class BpuBackend:
 
     Raises:
         BackendUnavailableError: hobot_dnn does not import here.
-        ModelError: The file is missing, does not load, or is not an NV12 classifier.
+        ModelError: The path is not a readable regular file (missing, a directory, a FIFO, a
+            device, empty, ...), the file does not load, or it is not an NV12 classifier.
         ConfigError: core_id or priority is out of range.
     """
 
@@ -196,10 +198,8 @@ class BpuBackend:
 
     def _load(self) -> Any:
         path = self.model_path
-        if not path.exists():
-            raise ModelError(f'Model file {path!s} does not exist')
-        if not path.is_file():
-            raise ModelError(f'Model file {path!s} is not a file')
+        # hobot_dnn opens the path itself: only a regular file may reach it.
+        check_regular_file(path, 'Model file', ModelError, allow_empty=False)
         try:
             models = self._dnn.load([str(path)])
         except (SystemError, RuntimeError, TypeError) as exc:

@@ -11,6 +11,7 @@ import numpy as np
 from mobilenetv1_ros.core.backends.base import nv12_size
 from mobilenetv1_ros.core.errors import (BackendError, BackendUnavailableError, ConfigError,
                                          ImageError, ModelError)
+from mobilenetv1_ros.core.files import check_regular_file
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -76,7 +77,8 @@ class OnnxBackend:
         Raises:
             ConfigError: A bad thread count, spinning flag or execution provider.
             BackendUnavailableError: onnxruntime cannot be imported.
-            ModelError: The model is missing, cannot be loaded, or does not take one NV12 image.
+            ModelError: The model is not a readable regular file (missing, a directory, a FIFO,
+                a device, empty, ...), cannot be loaded, or does not take one NV12 image.
         """
         if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
             raise ConfigError(f'Thread count {num_threads!r} is not an integer >= 0')
@@ -92,8 +94,9 @@ class OnnxBackend:
         self.num_threads = num_threads
         self.allow_spinning = allow_spinning
         self.model_path = Path(model_path)
-        if not self.model_path.is_file():
-            raise ModelError(f'Model file {self.model_path!s} does not exist')
+        # ONNX Runtime opens the path itself: only a regular file may reach it (a FIFO would
+        # block it, /dev/zero would be read without end).
+        check_regular_file(self.model_path, 'Model file', ModelError, allow_empty=False)
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = num_threads
