@@ -14,13 +14,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mobilenetv1_ros.core.errors import ModelError
+from mobilenetv1_ros.core.files import read_regular_file
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import numpy.typing as npt
 
-__all__ = ['Conv', 'Network', 'Quant', 'file_sha256', 'parse_network']
+__all__ = ['MAX_MODEL_BYTES', 'Conv', 'Network', 'Quant', 'file_sha256', 'parse_network']
+
+#: Largest TFLite file read (flatbuffers end at 2 GiB; MobileNetV1's files are a few MB).
+MAX_MODEL_BYTES = 256 << 20
 
 
 # TFLite schema enumerations used here (tflite.BuiltinOperator, TensorType, Padding, ...).
@@ -74,16 +78,17 @@ class Network:
     head: Conv  # background row already dropped
 
 
+def _read(path: Path) -> bytes:
+    return read_regular_file(path, 'Model file', ModelError, MAX_MODEL_BYTES, allow_empty=False)
+
+
 def file_sha256(path: Path) -> str:
     """Return the hex sha256 of a file.
 
     Raises:
-        ModelError: The file is missing or unreadable.
+        ModelError: The path is missing, not a regular file, unreadable or over the size cap.
     """
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise ModelError(f'Model file {path!s} cannot be read: {exc.strerror}') from exc
+    return hashlib.sha256(_read(path)).hexdigest()
 
 
 class TfliteFile:
@@ -93,12 +98,7 @@ class TfliteFile:
         import tflite
 
         self.path = path
-        try:
-            self.data = path.read_bytes()
-        except FileNotFoundError:
-            raise ModelError(f'Model file {path!s} does not exist') from None
-        except OSError as exc:
-            raise ModelError(f'Model file {path!s} cannot be read: {exc.strerror}') from exc
+        self.data = _read(path)
         if len(self.data) < 8 or not tflite.Model.ModelBufferHasIdentifier(self.data, 0):
             raise ModelError(f'Model file {path!s} is not a TFLite flatbuffer')
         with self.reading():
