@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
 from mobilenetv1_ros.core.backends import BACKENDS
+from mobilenetv1_ros.core.compressed import DEFAULT_MAX_PIXELS
 from mobilenetv1_ros.core.errors import ConfigError
 from mobilenetv1_ros.core.postprocess import ACTIVATIONS
 from mobilenetv1_ros.core.preprocess import CROP_POLICIES, INTERPOLATIONS
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     'BACKEND_CHOICES',
+    'MAX_PIXELS_LIMIT',
     'PIPELINE_OPTIONS',
     'ClassifierOptions',
     'Option',
@@ -32,6 +34,8 @@ Value = Union[bool, int, float, str]
 
 #: 'auto' and every registered backend.
 BACKEND_CHOICES = ('auto', *BACKENDS)
+#: Highest pixel cap that may be set: OpenCV's own limit on a decoded image (2^30 pixels).
+MAX_PIXELS_LIMIT = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,11 @@ PIPELINE_OPTIONS: tuple[Option, ...] = (
            'Model output to scores: softmax, none (already probabilities) or auto (softmax '
            'unless the outputs already sum to 1).',
            choices=ACTIVATIONS),
+    Option('max_pixels', '--max-pixels', DEFAULT_MAX_PIXELS,
+           'Largest width x height a compressed (JPEG or PNG) frame may declare in its header; '
+           'a larger one is rejected as too_large before anything is decoded. The default '
+           'takes every camera stream up to 4K.',
+           int_range=(1, MAX_PIXELS_LIMIT)),
 )
 
 
@@ -153,6 +162,7 @@ class ClassifierOptions:
     score_threshold: float = float(option('score_threshold').default)
     output_activation: str = str(option('output_activation').default)
     num_threads: int = int(option('num_threads').default)
+    max_pixels: int = int(option('max_pixels').default)
     backend_options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -165,8 +175,9 @@ class ClassifierOptions:
         Raises:
             ConfigError: A value breaks its option's constraints (the message names both).
         """
-        chosen = {spec.name: spec.check(values[spec.name]) for spec in PIPELINE_OPTIONS
-                  if spec.name in values and values[spec.name] is not None}
+        chosen: dict[str, Any] = {
+            spec.name: spec.check(values[spec.name]) for spec in PIPELINE_OPTIONS
+            if spec.name in values and values[spec.name] is not None}
         return cls(**chosen, backend_options=dict(backend_options or {}))
 
     def check(self) -> ClassifierOptions:

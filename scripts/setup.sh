@@ -295,8 +295,8 @@ main() {
     key_proj="$(hash_inputs "$key_pip" "${proj_files[@]}")"
     run_step project "$key_proj" step_project
 
-    # The exported model depends on the weights and the core (exporter), not on node code.
-    mapfile -t export_files < <(files_under "$REPO/models" "$REPO/mobilenetv1_ros/core")
+    # The exported model depends on the weights and the exporter, not on node code.
+    mapfile -t export_files < <(files_under "$REPO/models" "$REPO/mobilenetv1_ros/export")
     key_export="$(hash_inputs "$key_pip" "$key_msgs" "${export_files[@]}")"
     run_step export "$key_export" step_export
 

@@ -5,7 +5,7 @@
 # CPU-backend packages; skipped with a loud line where no Python 3.10 exists). Both decide the
 # exit code. Extra arguments go to both pytest runs, e.g.
 #   bash scripts/test.sh -k smoke -x
-#   bash scripts/test.sh test/unit
+#   bash scripts/test.sh test/core
 # BOARD_LANE=0 leaves the board lane out (it says so).
 #
 # Isolation: own ROS_DOMAIN_ID (1..100, held by a lock file for the whole run so concurrent runs

@@ -16,7 +16,7 @@ from collections import defaultdict
 from contextlib import suppress
 from io import BytesIO
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, NoReturn
 
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability
 from rosbags.interfaces import QosTime
@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 #: rosbag2 metadata version written (the newest one ROS 2 Humble reads, see module docstring).
-BAG_VERSION = 8
+BAG_VERSION: Literal[8] = 8
 STORAGES = {'sqlite3': StoragePlugin.SQLITE3, 'mcap': StoragePlugin.MCAP}
 _STORAGE_SUFFIXES = ('.db3', '.mcap')
 _ZERO = QosTime(0, 0)

@@ -25,7 +25,6 @@ __all__ = [
     'IMAGE_TYPES',
     'classification_message',
     'frame_from_message',
-    'stamp_ns',
     'typestore',
 ]
 
@@ -51,11 +50,6 @@ def frame_from_message(message: Any) -> Frame:
     if message.__msgtype__ == COMPRESSED_IMAGE_TYPE:
         return CompressedFrame(message.format, message.data)
     return RawFrame(message.encoding, message.width, message.height, message.step, message.data)
-
-
-def stamp_ns(header: Any) -> int:
-    """Return a header's stamp in nanoseconds."""
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
 
 def classification_message(header: Any, predictions: Sequence[Prediction]) -> Any:

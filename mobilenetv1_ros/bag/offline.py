@@ -38,10 +38,10 @@ from mobilenetv1_ros.bag.messages import (
     CLASSIFICATION_TYPE,
     classification_message,
     frame_from_message,
-    stamp_ns,
     typestore,
 )
 from mobilenetv1_ros.core.errors import ImageError
+from mobilenetv1_ros.core.stamps import stamp_ns
 from mobilenetv1_ros.signals import exit_code_of, signal_name
 
 if TYPE_CHECKING:
@@ -360,7 +360,7 @@ class _FrameReader(threading.Thread):
     def _prepare(self, connection: Connection, timestamp: int, data: bytes) -> _Prepared:
         start = time.perf_counter()
         try:
-            message = typestore().deserialize_cdr(data, connection.msgtype)
+            message: Any = typestore().deserialize_cdr(data, connection.msgtype)
         except Exception as error:  # noqa: BLE001 - malformed CDR raises anything
             return _Prepared(connection, timestamp, data, None, None, 0.0,
                              f'message cannot be deserialized ({describe_error(error)})')
@@ -479,7 +479,7 @@ class _ResultWriter(threading.Thread):
             if len(summary.rejected_frames) < _KEPT_REJECTIONS:
                 summary.rejected_frames.append(RejectedFrame(
                     topic, frame.timestamp,
-                    None if frame.header is None else stamp_ns(frame.header), frame.reason))
+                    None if frame.header is None else stamp_ns(frame.header.stamp), frame.reason))
         else:
             start = time.perf_counter()
             predictions, _ = self.classifier.rank(scores)
@@ -494,7 +494,7 @@ class _ResultWriter(threading.Thread):
             if predictions:
                 summary.classes[(predictions[0].class_id, predictions[0].label)] += 1
             if self.on_result is not None:
-                self.on_result(FrameResult(topic, frame.timestamp, stamp_ns(frame.header),
+                self.on_result(FrameResult(topic, frame.timestamp, stamp_ns(frame.header.stamp),
                                            predictions))
         summary.messages_written = writer.total
         if self.progress is not None:

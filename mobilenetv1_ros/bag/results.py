@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from mobilenetv1_ros.bag.bagio import describe_error, open_reader
 from mobilenetv1_ros.bag.errors import BagReadError
-from mobilenetv1_ros.bag.messages import CLASSIFICATION_TYPE, stamp_ns, typestore
+from mobilenetv1_ros.bag.messages import CLASSIFICATION_TYPE, typestore
+from mobilenetv1_ros.core.stamps import stamp_ns
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -55,14 +56,14 @@ def read_classifications(bag: str | Path,
     try:
         connections = [c for c in reader.connections if c.msgtype == CLASSIFICATION_TYPE
                        and (not wanted or c.topic in wanted)]
-        records = []
+        records: list[ClassificationRecord] = []
         if not connections:
             return records
         try:
             for connection, timestamp, data in reader.messages(connections):
                 message: Any = store.deserialize_cdr(data, CLASSIFICATION_TYPE)
                 records.append(ClassificationRecord(
-                    connection.topic, timestamp, stamp_ns(message.header),
+                    connection.topic, timestamp, stamp_ns(message.header.stamp),
                     message.header.frame_id,
                     tuple((r.class_id, float(r.score)) for r in message.results)))
         except Exception as error:  # noqa: BLE001 - corrupt storage raises anything

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import cv2
 import numpy as np
@@ -23,9 +23,10 @@ import numpy as np
 from mobilenetv1_ros.bag.bagio import add_connection, describe_error, open_writer
 from mobilenetv1_ros.bag.errors import BagError
 from mobilenetv1_ros.bag.messages import IMAGE_TYPE, typestore
-from mobilenetv1_ros.core.frames import bgr_to_nv12
 from mobilenetv1_ros.core.assets import cache_dir
 from mobilenetv1_ros.core.assets import photos_dir as bundled_photos_dir
+from mobilenetv1_ros.core.errors import ImageError
+from mobilenetv1_ros.core.frames import bgr_to_nv12, read_image
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -126,9 +127,10 @@ def _view(photo: npt.NDArray[np.uint8], width: int, height: int,
     x = (cols - crop_w) * (0.5 + 0.3 * (progress - 0.5))
     y = (rows - crop_h) / 2
     matrix = np.array([[crop_w / width, 0.0, x], [0.0, crop_h / height, y]])
-    return cv2.warpAffine(photo, matrix, (width, height),
+    view = cv2.warpAffine(photo, matrix, (width, height),
                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_REFLECT)
+    return cast('npt.NDArray[np.uint8]', view)
 
 
 def _image_message(camera: Camera, index: int, bgr: npt.NDArray[np.uint8]) -> Any:
@@ -160,7 +162,7 @@ def expected_frames() -> list[dict[str, Any]]:
 def write_golden(path: str | Path) -> Path:
     """Write the golden file (JSON) of the sample bag and return its path."""
     path = Path(path)
-    document = {
+    document: dict[str, Any] = {
         'description': 'Expected top-1 class per frame of the mobilenetv1_ros sample bag '
                        '(the class of the photo the frame shows).',
         'generator_version': GENERATOR_VERSION,
@@ -185,12 +187,12 @@ def make_sample_bag(path: str | Path, storage: str = 'sqlite3',
     """
     path = Path(path)
     folder = photos_dir()
-    photos = {}
+    photos: dict[str, npt.NDArray[np.uint8]] = {}
     for scene in SCENES:
-        image = cv2.imread(str(folder / scene.photo), cv2.IMREAD_COLOR)
-        if image is None:
-            raise BagError(f'Photo {folder / scene.photo} could not be read')
-        photos[scene.photo] = image
+        try:
+            photos[scene.photo] = read_image(folder / scene.photo)
+        except ImageError as error:
+            raise BagError(str(error)) from None
     store = typestore()
     writer = open_writer(path, storage)
     try:

@@ -16,20 +16,18 @@ from typing import TYPE_CHECKING, Any
 import cv2
 
 from mobilenetv1_ros.cli.options import add_pipeline_arguments, options_from_args
-from mobilenetv1_ros.core.errors import ImageDecodeError, ImageError
-from mobilenetv1_ros.core.frames import RawFrame
+from mobilenetv1_ros.core.errors import ImageError
+from mobilenetv1_ros.core.frames import bgr_frame, read_image
 from mobilenetv1_ros.core.overlay import draw_predictions
 from mobilenetv1_ros.loading import load_classifier
 
 if TYPE_CHECKING:
     import argparse
 
-    import numpy as np
-    import numpy.typing as npt
 
     from mobilenetv1_ros.core.pipeline import Result
 
-__all__ = ['add_arguments', 'read_image', 'run']
+__all__ = ['add_arguments', 'run']
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,22 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--annotate', type=Path, default=None, metavar='DIR',
                         help='also write each image with its top-k drawn on it into DIR')
     add_pipeline_arguments(parser)
-
-
-def read_image(path: Path) -> npt.NDArray[np.uint8]:
-    """Read an image file as BGR, or raise ImageDecodeError naming the file."""
-    if not path.is_file():
-        raise ImageDecodeError(f'Image file {path} does not exist')
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ImageDecodeError(f'Image file {path} could not be decoded')
-    return image
-
-
-def bgr_frame(image: npt.NDArray[np.uint8]) -> RawFrame:
-    """Wrap a BGR array as a bgr8 frame without copying."""
-    height, width = image.shape[:2]
-    return RawFrame('bgr8', width, height, width * 3, image)
 
 
 def _as_record(path: Path, result: Result) -> dict[str, Any]:

@@ -33,6 +33,7 @@ import zlib
 import cv2
 import numpy as np
 
+from mobilenetv1_ros.core.opencv import imdecode
 from mobilenetv1_ros.core.errors import (
     ConfigError,
     ImageDecodeError,
@@ -375,8 +376,9 @@ def _decode_jpeg_simplejpeg(raw: bytes, jpeg: _Jpeg, reduction: int) -> npt.NDAr
         # Decoding into our own buffer keeps the picture when the only warning is junk before
         # the end marker (the call raises, but the buffer holds every pixel).
         buffer = np.empty((height, width, 3), dtype=np.uint8)
-        return simplejpeg.decode_jpeg(raw, 'BGR', min_height=min_height, min_width=min_width,
-                                      buffer=buffer, strict=True)
+        simplejpeg.decode_jpeg(raw, 'BGR', min_height=min_height, min_width=min_width,
+                               buffer=buffer, strict=True)
+        return buffer
     except (ValueError, RuntimeError) as error:
         if buffer is None or not _JPEG_JUNK_BEFORE_EOI.fullmatch(str(error)):
             raise ImageDecodeError(
@@ -398,8 +400,8 @@ def _decode_jpeg_opencv(raw: bytes, jpeg: _Jpeg, reduction: int) -> npt.NDArray[
 
 def _imdecode(raw: bytes, flags: int, header: ImageHeader) -> npt.NDArray[np.uint8]:
     try:
-        image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8),
-                             flags | cv2.IMREAD_IGNORE_ORIENTATION)
+        image = imdecode(np.frombuffer(raw, dtype=np.uint8),
+                         flags | cv2.IMREAD_IGNORE_ORIENTATION)
     except cv2.error as error:
         raise ImageDecodeError(
             f'{header.kind.upper()} {header.width}x{header.height} ({len(raw)} bytes) does not '
@@ -488,7 +490,7 @@ def _minimal_png(raw: bytes, png: _Png) -> bytes:
     parts: list[memoryview | bytes] = [_PNG_SIGNATURE, view[8:33]]
     if png.color_type == 3:
         entries = 0 if palette is None else len(palette) - 12
-        if not 0 < entries <= 768 or entries % 3:
+        if palette is None or not 0 < entries <= 768 or entries % 3:
             raise ImageDecodeError(
                 f'PNG palette image has a palette of {entries} bytes (3 x 1..256 needed)')
         parts.append(palette)

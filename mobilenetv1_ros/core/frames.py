@@ -9,13 +9,14 @@ board's NV12 model, which the ONNX models invert exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Union, cast
 
 import cv2
 import numpy as np
 
 from mobilenetv1_ros.core.compressed import COMPRESSED_FORMATS, DEFAULT_MAX_PIXELS, Buffer, decode
 from mobilenetv1_ros.core.errors import ImageDecodeError, ImageError, UnsupportedEncodingError
+from mobilenetv1_ros.core.opencv import cvt_color
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -176,7 +177,7 @@ def bgr_to_nv12(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     height, width = image.shape[:2]
     if width % 2 or height % 2:
         raise ImageError(f'Image size {width}x{height} is odd; NV12 needs even sides')
-    return i420_to_nv12(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), width, height)
+    return i420_to_nv12(cvt_color(image, cv2.COLOR_BGR2YUV_I420), width, height)
 
 
 #: BT.601 limited-range coefficients of OpenCV's RGB->YUV 4:2:2 conversion (OpenCV >= 4.7,
@@ -218,7 +219,7 @@ def nv12_to_bgr(nv12: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDA
     if nv12.size != expected:
         raise ImageError(f'NV12 buffer of {nv12.size} bytes is not {width}x{height} '
                          f'({expected} bytes)')
-    return cv2.cvtColor(nv12.reshape(height * 3 // 2, width), cv2.COLOR_YUV2BGR_NV12)
+    return cvt_color(nv12.reshape(height * 3 // 2, width), cv2.COLOR_YUV2BGR_NV12)
 
 
 def decode_compressed(frame: CompressedFrame, *,
@@ -243,30 +244,32 @@ def frame_to_bgr(frame: Frame, *,
     width, height = frame.width, frame.height
     if spec.layout == 'nv12':
         packed = np.ascontiguousarray(rows[:, :width])
-        return cv2.cvtColor(packed, cv2.COLOR_YUV2BGR_NV12)
+        return cvt_color(packed, cv2.COLOR_YUV2BGR_NV12)
     if spec.layout == 'yuv422':
         packed = np.ascontiguousarray(rows[:, :2 * width]).reshape(height, width, 2)
-        code = cv2.COLOR_YUV2BGR_YUYV if spec.luma_first else cv2.COLOR_YUV2BGR_UYVY
-        return cv2.cvtColor(packed, code)
+        return cvt_color(packed, cv2.COLOR_YUV2BGR_YUYV if spec.luma_first
+                         else cv2.COLOR_YUV2BGR_UYVY)
     image = rows[:, :width * spec.channels].reshape(height, width, spec.channels)
-    conversions = {
+    conversions: dict[str, int] = {
         'rgb8': cv2.COLOR_RGB2BGR, 'bgra8': cv2.COLOR_BGRA2BGR, 'rgba8': cv2.COLOR_RGBA2BGR,
         'mono8': cv2.COLOR_GRAY2BGR, '8uc1': cv2.COLOR_GRAY2BGR,
     }
-    code = conversions.get(frame.encoding.lower())
-    if code is None:
-        return np.ascontiguousarray(image)
+    conversion = conversions.get(frame.encoding.lower())
+    if conversion is None:
+        bgr: npt.NDArray[np.uint8] = np.ascontiguousarray(image)
+        return bgr
     if (width, height) == (1, 1):
         # OpenCV 4.5.4 rejects a 1x1 multi-channel array (opencv/opencv#21102): convert 1x2.
-        return cv2.cvtColor(np.repeat(image, 2, axis=1), code)[:, :1].copy()
-    return cv2.cvtColor(image, code)
+        pair: npt.NDArray[np.uint8] = cvt_color(np.repeat(image, 2, axis=1), conversion)
+        return pair[:, :1].copy()
+    return cvt_color(image, conversion)
 
 
 def read_image(path: Path) -> npt.NDArray[np.uint8]:
     """Read an image file as BGR, or raise ImageDecodeError naming the file."""
     if not path.is_file():
         raise ImageDecodeError(f'Image file {path} does not exist')
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = cast('npt.NDArray[np.uint8] | None', cv2.imread(str(path), cv2.IMREAD_COLOR))
     if image is None:
         raise ImageDecodeError(f'Image file {path} could not be decoded')
     return image

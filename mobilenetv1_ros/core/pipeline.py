@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mobilenetv1_ros.core.compressed import DEFAULT_MAX_PIXELS
 from mobilenetv1_ros.core.frames import CompressedFrame
 from mobilenetv1_ros.core.postprocess import (
     Prediction,
@@ -86,16 +87,18 @@ class Classifier:
     """Frame in, top-k classes out: preprocess to NV12, run the backend, postprocess.
 
     `top_k` and `score_threshold` may be changed between calls (the node changes them live).
+    `max_pixels` caps the width x height a compressed frame may declare (Preprocessor).
     """
 
     def __init__(self, backend: Backend, labels: Labels, *, crop: str = 'center_crop',
                  interpolation: str = 'linear', top_k: int = 5, score_threshold: float = 0.0,
-                 output_activation: str = 'auto') -> None:
+                 output_activation: str = 'auto',
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         labels.check_count(backend.num_classes)
         self.backend = backend
         self.labels = labels
         self.preprocessor = Preprocessor(backend.input_width, backend.input_height, crop,
-                                         interpolation)
+                                         interpolation, max_pixels=max_pixels)
         self.output_activation = check_activation(output_activation)
         self.top_k = check_top_k(top_k)
         self.score_threshold = check_threshold(score_threshold)

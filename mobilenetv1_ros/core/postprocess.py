@@ -69,9 +69,11 @@ def to_probabilities(scores: npt.NDArray[np.floating],
     check_activation(activation)
     values = np.asarray(scores, dtype=np.float32).reshape(-1)
     if activation == 'none' or (activation == 'auto' and looks_like_probabilities(values)):
-        return np.clip(values, 0.0, 1.0)
+        clipped: npt.NDArray[np.float32] = np.clip(values, 0.0, 1.0)
+        return clipped
     shifted = np.exp(values - values.max())
-    return (shifted / shifted.sum()).astype(np.float32)
+    probabilities: npt.NDArray[np.float32] = (shifted / shifted.sum()).astype(np.float32)
+    return probabilities
 
 
 def top_k(probabilities: npt.NDArray[np.floating], k: int,

@@ -17,6 +17,7 @@ import numpy as np
 
 from mobilenetv1_ros.core.compressed import DEFAULT_MAX_PIXELS, decode
 from mobilenetv1_ros.core.errors import ConfigError
+from mobilenetv1_ros.core.opencv import cvt_color, extract_channel
 from mobilenetv1_ros.core.frames import (
     CompressedFrame,
     encoding_spec,
@@ -242,8 +243,8 @@ class Preprocessor:
         samples = packed.reshape(rect.height, 2 * pairs.width, 2)
         luma_channel, chroma_channel = (0, 1) if luma_first else (1, 0)
         first = rect.x - 2 * pairs.x
-        luma_src = cv2.extractChannel(samples, luma_channel)[:, first:first + rect.width]
-        chroma_422 = cv2.extractChannel(samples, chroma_channel).reshape(
+        luma_src = extract_channel(samples, luma_channel)[:, first:first + rect.width]
+        chroma_422 = extract_channel(samples, chroma_channel).reshape(
             rect.height, pairs.width, 2)
         return self._assemble(luma_src, chroma_422)
 
@@ -270,8 +271,8 @@ class Preprocessor:
             small = np.empty((self.height, self.width, *image.shape[2:]), dtype=np.uint8)
             self._resize_into(region, small)
         if to_i420 is None:
-            small = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
+            small = cvt_color(small, cv2.COLOR_GRAY2BGR)
             to_i420 = cv2.COLOR_BGR2YUV_I420
-        return i420_to_nv12(cv2.cvtColor(small, to_i420), self.width, self.height)
+        return i420_to_nv12(cvt_color(small, to_i420), self.width, self.height)
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import cv2
 import numpy as np
@@ -55,7 +54,8 @@ def make_frame(image: npt.NDArray[np.uint8], encoding: str, width: int, height: 
     Raises:
         ConfigError: The encoding is not one of CONVERSION_ENCODINGS.
     """
-    bgr = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    bgr = cast('npt.NDArray[np.uint8]',
+               cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
     if encoding == 'jpeg':
         ok, data = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
         if not ok:
@@ -99,7 +99,8 @@ def photo_frame(bgr: npt.NDArray[np.uint8], encoding: str, width: int | None = N
         return CompressedFrame('png', data.tobytes())
     frame = make_frame(bgr, _ALIASES.get(encoding, encoding), width, height)
     if encoding in _ALIASES:
-        frame = dataclasses.replace(frame, encoding=encoding)
+        assert isinstance(frame, RawFrame)  # every alias names a raw encoding
+        frame = RawFrame(encoding, frame.width, frame.height, frame.step, frame.data)
     return frame
 
 

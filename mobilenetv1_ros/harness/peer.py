@@ -201,6 +201,7 @@ class ClassifierPeer:
         if frame is not self._last_frame:
             self._last_frame, self._last_msg = frame, frame_msg(frame)
         msg = self._last_msg
+        assert msg is not None
         msg.header = Header(stamp=stamp_from_ns(stamp), frame_id=frame_id)
         self.publisher.publish(msg)
         return stamp
@@ -265,7 +266,7 @@ class ClassifierPeer:
 
     def call(self, srv_type: Any, name: str, request: Any, timeout: float = 10.0) -> Any:
         """Call a service of the node (name relative to its namespace); None on timeout."""
-        client = self.node.create_client(srv_type, self.topic(name))
+        client: Any = self.node.create_client(srv_type, self.topic(name))
         try:
             if not client.wait_for_service(timeout_sec=timeout):
                 return None

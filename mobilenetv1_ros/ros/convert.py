@@ -56,7 +56,7 @@ def _byte_array(data: npt.NDArray[np.uint8]) -> array.array[int]:
     # The generated setter of a uint8[] field takes an array('B') as is; any other sequence is
     # checked element by element in Python (seconds for a large image on Humble).
     buffer = array.array('B')
-    buffer.frombytes(np.ascontiguousarray(data).reshape(-1))
+    buffer.frombytes(np.ascontiguousarray(data).reshape(-1).tobytes())
     return buffer
 
 

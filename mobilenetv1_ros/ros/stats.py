@@ -82,7 +82,8 @@ class NodeStats:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._clock = clock
-        self._samples = {stage: collections.deque(maxlen=history) for stage in STAGES}
+        self._samples: dict[str, collections.deque[float]] = {
+            stage: collections.deque(maxlen=history) for stage in STAGES}
         self._offered: collections.deque[float] = collections.deque(maxlen=history)
         self._result_offered: collections.deque[float] = collections.deque(maxlen=history)
         self._rejected: collections.Counter[str] = collections.Counter()

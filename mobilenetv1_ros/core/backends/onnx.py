@@ -35,7 +35,8 @@ def import_onnxruntime() -> ModuleType:
         import onnxruntime
     except ImportError as exc:
         raise BackendUnavailableError(f'onnxruntime cannot be imported: {exc}') from exc
-    return onnxruntime
+    module: ModuleType = onnxruntime
+    return module
 
 
 def _static_dims(shape: Sequence[Any]) -> tuple[int, ...] | None:
