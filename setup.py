@@ -20,7 +20,8 @@ setup(
         ('share/ament_index/resource_index/packages', [f'resource/{PACKAGE}']),
         (f'share/{PACKAGE}', ['package.xml']),
         (f'share/{PACKAGE}/launch', _files('launch/*.launch.py')),
-        (f'share/{PACKAGE}/config', _files('config/*.yaml')),
+        # Every config file: the node's parameters (*.yaml) and the Fast DDS profile (*.xml).
+        (f'share/{PACKAGE}/config', _files('config/*')),
         (f'share/{PACKAGE}/models', _files('models/*.tflite') + _files('models/*.json')
          + _files('models/LICENSE*') + _files('models/*.md')),
         (f'share/{PACKAGE}/images', _files('images/*')),

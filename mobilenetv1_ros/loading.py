@@ -102,7 +102,8 @@ def load_classifier(options: ClassifierOptions, *,
         return Classifier(backend, labels, crop=options.crop,
                           interpolation=options.interpolation, top_k=options.top_k,
                           score_threshold=options.score_threshold,
-                          output_activation=options.output_activation)
+                          output_activation=options.output_activation,
+                          max_pixels=options.max_pixels)
     except BaseException:
         backend.close()
         raise

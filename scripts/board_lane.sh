@@ -6,7 +6,7 @@
 # (scripts/requirements-board-lane.txt); the package is installed into it with setuptools 59.6.0.
 # scripts/test.sh runs this after the main run. Extra arguments go to pytest, e.g.
 #   bash scripts/board_lane.sh -x
-#   bash scripts/board_lane.sh test/unit/test_image.py
+#   bash scripts/board_lane.sh test/core/test_preprocess.py
 #
 # Where no Python 3.10 is found it prints `BOARD LANE SKIPPED: <why>` and exits 0.
 # Idempotent: every step records a stamp keyed by a hash of its inputs in .venv-board/.stamps.
@@ -136,12 +136,10 @@ step_project() {
     # proves that setup.py and its data files install there.
     local build
     build="$(mktemp -d "${TMPDIR:-/tmp}/mobilenetv1_ros-board-build.XXXXXX")"
-    (cd "$REPO" && tar --exclude=./.venv --exclude=./.venv-board --exclude=./.git \
+    (cd "$REPO" && tar --exclude='./.*' \
         --exclude=./build --exclude=./install --exclude=./log --exclude=./pip_env \
         --exclude=./test --exclude='*.egg-info' --exclude='__pycache__' -cf - .) \
         | tar -C "$build" -xf -
-    mkdir -p "$build/test/resources"
-    cp -r "$REPO/test/resources/images" "$build/test/resources/"
     local rc=0
     # Without the wheel package pip runs the legacy `setup.py install`, as colcon does, so
     # setup.cfg puts the executables into lib/mobilenetv1_ros, where ros2 run/launch look.
@@ -224,7 +222,7 @@ main() {
     mapfile -t proj_files < <(
         printf '%s\n' "$REPO/setup.py" "$REPO/setup.cfg" "$REPO/package.xml"
         files_under "$REPO/resource" "$REPO/mobilenetv1_ros" "$REPO/launch" "$REPO/config" \
-            "$REPO/models" "$REPO/test/resources/images"
+            "$REPO/models" "$REPO/images"
     )
     key_proj="$(hash_inputs "$key_venv" "${proj_files[@]}")"
     run_step project "$key_proj" step_project

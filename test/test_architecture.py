@@ -34,14 +34,14 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     'loading': frozenset({'options', 'export', 'core'}),
     'ros': frozenset({'loading', 'options', 'export', 'core'}),
     # The live player and recorder use rclpy directly, never the node's ros layer.
-    'bag': frozenset({'loading', 'options', 'export', 'core'}),
+    'bag': frozenset({'loading', 'options', 'export', 'core', 'console'}),
     'harness': frozenset({'ros', 'loading', 'options', 'export', 'core'}),
     'perf': frozenset({'harness', 'bag', 'ros', 'loading', 'options', 'export', 'core',
-                       'progress'}),
+                       'console'}),
     'cli': frozenset({'perf', 'harness', 'bag', 'ros', 'loading', 'options', 'export', 'core',
-                      'progress'}),
-    # A leaf utility of the command-line tools (tqdm); imports nothing of the package.
-    'progress': frozenset(),
+                      'console'}),
+    # Leaf utilities of the command-line tools (progress bars, stop signals).
+    'console': frozenset(),
     # mobilenetv1_ros/__init__.py: the version, nothing else.
     'package': frozenset(),
     # Entry shims for `python -m`: each imports only its target.
@@ -169,9 +169,9 @@ def layer_of(module: str) -> str | None:
         return None
     if len(parts) == 1:
         return 'package'
-    if parts[1] in ('core', 'export', 'ros', 'bag', 'harness', 'perf', 'cli'):
+    if parts[1] in ('core', 'export', 'ros', 'bag', 'harness', 'perf', 'cli', 'console'):
         return parts[1]
-    return {'options': 'options', 'loading': 'loading', 'progress': 'progress',
+    return {'options': 'options', 'loading': 'loading',
             'node': 'shim:node', '__main__': 'shim:main'}.get(parts[1])
 
 

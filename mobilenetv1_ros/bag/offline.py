@@ -42,7 +42,7 @@ from mobilenetv1_ros.bag.messages import (
 )
 from mobilenetv1_ros.core.errors import ImageError
 from mobilenetv1_ros.core.stamps import stamp_ns
-from mobilenetv1_ros.signals import exit_code_of, signal_name
+from mobilenetv1_ros.console.signals import exit_code_of, signal_name
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

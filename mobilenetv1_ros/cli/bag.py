@@ -50,12 +50,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mobilenetv1_ros.cli.options import add_pipeline_arguments, options_from_args
-from mobilenetv1_ros.progress import progress_bar
-from mobilenetv1_ros.signals import run_stoppable, signal_name
+from mobilenetv1_ros.console.progress import progress_bar
+from mobilenetv1_ros.console.signals import run_stoppable, signal_name
 
 if TYPE_CHECKING:
     from mobilenetv1_ros.bag.offline import FrameResult
-    from mobilenetv1_ros.signals import StopSignals
+    from mobilenetv1_ros.console.signals import StopSignals
 
 __all__ = ['add_arguments', 'run']
 

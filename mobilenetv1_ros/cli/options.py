@@ -36,8 +36,10 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser, *, top_k: int | None
         default = spec.default
         if spec.name == 'top_k' and top_k is not None:
             default = top_k
+        # argparse %-formats help texts: a literal '%' of the table must be doubled.
+        description = spec.description.replace('%', '%%')
         kwargs: dict[str, object] = {'dest': spec.name, 'default': default,
-                                     'help': f'{spec.description} (default: %(default)s)'}
+                                     'help': f'{description} (default: %(default)s)'}
         if spec.choices:
             kwargs['choices'] = spec.choices
         elif isinstance(spec.default, bool):

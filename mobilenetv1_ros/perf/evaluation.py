@@ -18,7 +18,7 @@ import numpy as np
 
 from mobilenetv1_ros.core.frames import read_image
 from mobilenetv1_ros.core.errors import ImageError
-from mobilenetv1_ros.progress import progress_bar
+from mobilenetv1_ros.console.progress import progress_bar
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -14,6 +14,7 @@ __all__ = [
     'ZooReference',
     'benchmark_markdown',
     'comparison_markdown',
+    'end_to_end_markdown',
     'markdown_table',
     'zoo_rows',
 ]
@@ -180,7 +181,8 @@ _NODE_CPU_COLUMNS = {'CPU/frame ms': 'total', 'executor': 'executor', 'inference
                      'outside inference': 'outside_inference'}
 
 
-def _end_to_end_markdown(end_to_end: dict[str, Any]) -> str:
+def end_to_end_markdown(end_to_end: dict[str, Any]) -> str:
+    """Render the node end-to-end runs: latency and the node's CPU per frame by thread role."""
     if end_to_end.get('skipped'):
         return f'Not measured: {end_to_end["skipped"]}'
     rows = []
@@ -242,7 +244,7 @@ def benchmark_markdown(report: dict[str, Any]) -> str:
     parts += ['', '### Conversion to the NV12 model input, one core (ms)',
               _conversion_markdown(report['conversion'])]
     parts += ['', '### Node end to end over DDS (publish -> classification received)',
-              _end_to_end_markdown(report.get('end_to_end') or {'skipped': 'not requested'})]
+              end_to_end_markdown(report.get('end_to_end') or {'skipped': 'not requested'})]
     if report.get('command'):
         parts += ['', 'Reproduce: `' + report['command'] + '`']
     return '\n'.join(parts) + '\n'

@@ -35,6 +35,7 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Classification, LabelInfo, VisionInfo
 
+from mobilenetv1_ros.core import compressed
 from mobilenetv1_ros.core.errors import (
     ClassifierError,
     ConfigError,
@@ -238,6 +239,12 @@ class ClassifierNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self._classifier = classifier
         self.get_logger().info(f'Loaded {classifier.describe()}')
+        if self._input == 'compressed' and compressed.JPEG_DECODER == 'opencv':
+            self.get_logger().warning(
+                'simplejpeg is not installed: JPEG frames are decoded by OpenCV, which is '
+                'neither strict (a truncated frame may be classified as a partly grey '
+                'picture) nor quiet (libjpeg prints its warnings to stderr, unthrottled). '
+                'Install it: pip3 install simplejpeg')
         if not self.has_parameter(CLASS_LABELS):
             self.declare_parameter(
                 CLASS_LABELS, list(classifier.labels.names),

@@ -1,12 +1,25 @@
-"""The overlay topic: the classified frame with its top-k drawn, only while someone watches."""
+"""The overlay topic: the classified frame with its top-k drawn, only while someone watches.
+
+An overlay is never larger than MAX_OVERLAY_SIDE on its longest side and never decodes a frame:
+a compressed frame is drawn from the picture the pipeline already decoded, and a large raw frame
+is subsampled in its own layout before any colour conversion, so an oversized frame costs a
+picture of at most MAX_OVERLAY_SIDE squared, not one of its own size.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 
-from mobilenetv1_ros.core.frames import frame_to_bgr
+from mobilenetv1_ros.core.frames import (
+    CompressedFrame,
+    RawFrame,
+    encoding_spec,
+    frame_rows,
+    frame_to_bgr,
+)
 from mobilenetv1_ros.core.overlay import draw_predictions
 from mobilenetv1_ros.ros.convert import image_msg
 
@@ -15,20 +28,110 @@ if TYPE_CHECKING:
 
     import numpy.typing as npt
 
-    from rclpy.publisher import Publisher
+    from rclpy.lifecycle import LifecyclePublisher
     from std_msgs.msg import Header
 
     from mobilenetv1_ros.core.frames import Frame
     from mobilenetv1_ros.core.postprocess import Prediction
 
-__all__ = ['OverlayPublisher']
+__all__ = ['MAX_OVERLAY_SIDE', 'OverlayPublisher', 'overlay_picture', 'subsample_raw']
+
+MAX_OVERLAY_SIDE = 1920
+"""Longest side of a published overlay (a 1080p frame keeps its size)."""
+
+
+def subsample_raw(frame: RawFrame, factor: int) -> RawFrame:
+    """Return every `factor`-th pixel of every `factor`-th row, in the frame's own encoding.
+
+    Only the kept samples are read, so the cost is that of the small frame. NV12 keeps the
+    chroma sample of each kept 2x2 block and YUV 4:2:2 that of each kept pixel pair; the sides
+    of those layouts are trimmed to even.
+
+    Raises:
+        UnsupportedEncodingError, ImageError: As frame_rows does for a malformed frame.
+    """
+    spec = encoding_spec(frame.encoding)
+    rows = frame_rows(frame, spec)
+    if factor <= 1:
+        return frame
+    ys = np.arange(0, frame.height, factor)
+    xs = np.arange(0, frame.width, factor)
+    if spec.layout == 'packed':
+        channels = spec.channels
+        columns = (xs[:, None] * channels + np.arange(channels)).ravel()
+        data = np.ascontiguousarray(rows[ys[:, None], columns[None, :]])
+        return RawFrame(frame.encoding, xs.size, ys.size, xs.size * channels, data)
+    # Both YUV layouts share chroma between pixel pairs: keep an even number of samples.
+    ys = ys[:max(2, ys.size - ys.size % 2)] if spec.layout == 'nv12' else ys
+    xs = xs[:max(2, xs.size - xs.size % 2)]
+    width, height = xs.size, ys.size
+    if spec.layout == 'nv12':
+        out = np.empty((height * 3 // 2, width), dtype=np.uint8)
+        out[:height] = rows[ys[:, None], xs[None, :]]
+        chroma_rows = frame.height + ys[::2] // 2
+        chroma_columns = (2 * (xs[::2] // 2))[:, None] + np.arange(2)
+        out[height:] = rows[chroma_rows[:, None], chroma_columns.ravel()[None, :]]
+        return RawFrame(frame.encoding, width, height, width, out)
+    luma, chroma = (0, 1) if spec.luma_first else (1, 0)
+    out = np.empty((height, 2 * width), dtype=np.uint8)
+    out[:, luma::2] = rows[ys[:, None], (2 * xs + luma)[None, :]]
+    pairs = 4 * (xs[::2] // 2) + chroma
+    out[:, chroma::4] = rows[ys[:, None], pairs[None, :]]
+    out[:, chroma + 2::4] = rows[ys[:, None], (pairs + 2)[None, :]]
+    return RawFrame(frame.encoding, width, height, 2 * width, out)
+
+
+def _fit(image: npt.NDArray[np.uint8], max_side: int) -> npt.NDArray[np.uint8]:
+    height, width = image.shape[:2]
+    if max(width, height) <= max_side:
+        return image
+    scale = max_side / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
+def overlay_picture(frame: Frame, picture: npt.NDArray[np.uint8] | None = None, *,
+                    max_side: int = MAX_OVERLAY_SIDE) -> npt.NDArray[np.uint8] | None:
+    """Return a new writable BGR picture of the frame, at most max_side on its longest side.
+
+    Args:
+        frame: The classified frame.
+        picture: The frame already decoded (a compressed frame's prepared picture).
+        max_side: Longest side of the result.
+
+    Returns:
+        The picture, or None for a compressed frame without one (it is never decoded here).
+
+    Raises:
+        UnsupportedEncodingError, ImageError: A malformed raw frame.
+    """
+    if picture is not None:
+        image = picture
+    elif isinstance(frame, CompressedFrame):
+        return None
+    else:
+        # Subsampling keeps the longest side between max_side and twice that, so the
+        # conversion never handles more than 4x the overlay's pixels and the smooth resize
+        # below still has every output pixel's neighbourhood to average.
+        factor = max(1, max(frame.width, frame.height) // max_side)
+        image = frame_to_bgr(subsample_raw(frame, factor))
+    fitted = _fit(image, max_side)
+    if fitted is image or not fitted.flags.writeable:
+        fitted = fitted.copy()
+    return fitted
 
 
 class OverlayPublisher:
-    """Draws and publishes overlays on the node's `overlay` publisher while it has subscribers."""
+    """Draws and publishes overlays on the node's `overlay` publisher while it has subscribers.
 
-    def __init__(self, publisher: Publisher) -> None:
+    Args:
+        publisher: The node's overlay publisher.
+        max_side: Longest side of a published overlay.
+    """
+
+    def __init__(self, publisher: LifecyclePublisher[Any], max_side: int = MAX_OVERLAY_SIDE) -> None:
         self.publisher = publisher
+        self.max_side = max_side
 
     def wanted(self) -> bool:
         """Whether an overlay would be seen now (the topic has subscribers)."""
@@ -43,12 +146,13 @@ class OverlayPublisher:
             predictions: What to draw.
             header: The frame's header, copied into the overlay.
             picture: The frame already decoded (a compressed frame's prepared picture), drawn
-                on instead of converting the frame again.
+                on instead of converting the frame again; a compressed frame without one gets
+                no overlay.
         """
         if not self.wanted():
             return False
-        image = frame_to_bgr(frame) if picture is None else picture.copy()
-        if not image.flags.writeable or np.may_share_memory(image, frame.data):
-            image = image.copy()
+        image = overlay_picture(frame, picture, max_side=self.max_side)
+        if image is None:
+            return False
         self.publisher.publish(image_msg(draw_predictions(image, predictions), 'bgr8', header))
         return True

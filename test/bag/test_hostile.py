@@ -253,7 +253,7 @@ def test_sigterm_right_at_start(long_bag: Path, tmp_path: Path) -> None:
 
 def test_third_signal_exits_at_once() -> None:
     code = ('import os, signal, time\n'
-            'from mobilenetv1_ros.signals import stop_signals\n'
+            'from mobilenetv1_ros.console.signals import stop_signals\n'
             'with stop_signals() as s:\n'
             '    with s.polling():\n'
             '        for _ in range(3):\n'
@@ -272,7 +272,7 @@ def test_signals_raise_once_or_only_set_the_event() -> None:
     # In a child process: a handler that is not installed would end the test run itself.
     code = (
         'import os, signal, time\n'
-        'from mobilenetv1_ros.signals import Interrupted, stop_signals\n'
+        'from mobilenetv1_ros.console.signals import Interrupted, stop_signals\n'
         'before = signal.getsignal(signal.SIGTERM)\n'
         'with stop_signals() as state:\n'
         '    try:\n'
@@ -299,7 +299,7 @@ def test_signals_raise_once_or_only_set_the_event() -> None:
 
 def test_run_stoppable_turns_an_error_caused_by_the_stop_into_the_exit_code() -> None:
     code = ('import os, signal, sys, time\n'
-            'from mobilenetv1_ros.signals import run_stoppable\n'
+            'from mobilenetv1_ros.console.signals import run_stoppable\n'
             'def main(signals):\n'
             '    try:\n'
             '        os.kill(os.getpid(), signal.SIGHUP)\n'
@@ -313,7 +313,7 @@ def test_run_stoppable_turns_an_error_caused_by_the_stop_into_the_exit_code() ->
     assert result.returncode == 129, result.stderr
     assert result.stderr == 'tool: stopped by SIGHUP (ImportError while stopping)\n'
     unstopped = subprocess.run(
-        [sys.executable, '-c', 'from mobilenetv1_ros.signals import run_stoppable\n'
+        [sys.executable, '-c', 'from mobilenetv1_ros.console.signals import run_stoppable\n'
          'def main(signals):\n    raise ImportError("real")\nrun_stoppable(main, "tool")\n'],
         cwd=REPO, capture_output=True, text=True, timeout=30)
     assert unstopped.returncode == 1 and 'ImportError: real' in unstopped.stderr

@@ -15,6 +15,9 @@ from mobilenetv1_ros.options import (
     Option,
 )
 
+#: The command-line options are the same on the board (`board`: test/conftest.py).
+pytestmark = pytest.mark.board
+
 #: Commands that build a classifier -> their positional arguments.
 CLASSIFYING = {
     'classify': ['x.jpg'],
@@ -42,7 +45,8 @@ def _actions(command: str) -> dict[str, argparse.Action]:
 def _check_rendered(command: str, spec: Option, action: argparse.Action) -> None:
     assert spec.flag in action.option_strings, (command, spec.name, action.option_strings)
     assert action.default == spec.default, (command, spec.name, action.default)
-    assert (action.help or '').startswith(spec.description), (command, spec.name, action.help)
+    assert (action.help or '').startswith(spec.description.replace('%', '%%')), (
+        command, spec.name, action.help)
     if spec.choices:
         assert tuple(action.choices or ()) == spec.choices, (command, spec.name)
 
@@ -80,3 +84,15 @@ def test_parsed_flags_become_classifier_options(command: str) -> None:
 
 def test_the_demo_offers_the_registered_backends() -> None:
     assert tuple(_actions('demo')['backend'].choices) == BACKEND_CHOICES
+
+
+@pytest.mark.parametrize('command', [*CLASSIFYING, 'demo'])
+def test_the_help_of_every_command_with_pipeline_options_renders(
+        command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args([*command.split(), '--help'])
+    assert stopped.value.code == 0
+    help_text = ' '.join(capsys.readouterr().out.split())
+    if command != 'demo':
+        assert 'central 87.5% of the shorter side' in help_text  # a literal % of the table
+    assert '(default: auto)' in help_text  # --backend, or --activation for the benchmark

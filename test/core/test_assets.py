@@ -13,6 +13,7 @@ from shared import IMAGES_DIR, PHOTO_CLASSES, REPO_ROOT
 from mobilenetv1_ros.core import assets
 from mobilenetv1_ros.core.errors import ModelError
 
+
 BPU_NAME = 'mobilenetv1_224x224_nv12.bin'
 
 
@@ -31,6 +32,7 @@ def _ament_prefix(prefix: Path) -> Path:
     return share
 
 
+@pytest.mark.board
 def test_labels_match_the_photos() -> None:
     labels = json.loads(assets.default_labels_path().read_text())
     assert len(labels) == 1000
@@ -39,6 +41,7 @@ def test_labels_match_the_photos() -> None:
     assert 'macaw' in labels[88].lower()
 
 
+@pytest.mark.board
 def test_cache_dir_fallbacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / 'explicit'))
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
@@ -51,6 +54,7 @@ def test_cache_dir_fallbacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert assets.CACHE_ENV == 'MOBILENETV1_ROS_CACHE'
 
 
+@pytest.mark.board
 def test_bundled_files_are_found() -> None:
     extractor, head = assets.bundled_tflite()
     assert extractor.is_file() and head.is_file()
@@ -59,6 +63,7 @@ def test_bundled_files_are_found() -> None:
     assert assets.BPU_MODEL_NAME == BPU_NAME
 
 
+@pytest.mark.board
 def test_bundled_photos_are_package_data() -> None:
     assert assets.photos_dir() == assets.share_dir() / 'images'
     installed = Path(sys.prefix) / 'share' / assets.PACKAGE
@@ -68,6 +73,7 @@ def test_bundled_photos_are_package_data() -> None:
         assert (installed / 'images' / name).read_bytes() == (IMAGES_DIR / name).read_bytes()
 
 
+@pytest.mark.board
 def test_share_dir_of_a_checkout_is_the_source_tree(monkeypatch: pytest.MonkeyPatch,
                                                     tmp_path: Path) -> None:
     _ament_prefix(tmp_path)
@@ -102,6 +108,7 @@ def test_share_dirs_list_only_directories_with_models(monkeypatch: pytest.Monkey
     assert len(set(dirs)) == len(dirs)
 
 
+@pytest.mark.board
 def test_default_bpu_search_is_share_dirs_then_the_board(no_board_override: None) -> None:
     expected = [share / 'models' / BPU_NAME for share in assets.share_dirs()]
     expected.append(Path('/opt/hobot/model/x5/basic') / BPU_NAME)
@@ -109,6 +116,7 @@ def test_default_bpu_search_is_share_dirs_then_the_board(no_board_override: None
     assert expected[0] == REPO_ROOT / 'models' / BPU_NAME
 
 
+@pytest.mark.board
 def test_board_dirs_come_from_the_environment(monkeypatch: pytest.MonkeyPatch,
                                               tmp_path: Path) -> None:
     first, second = tmp_path / 'a', tmp_path / 'b'
@@ -118,6 +126,7 @@ def test_board_dirs_come_from_the_environment(monkeypatch: pytest.MonkeyPatch,
     assert assets.bpu_model_search() == [*shares, first / BPU_NAME, second / BPU_NAME]
 
 
+@pytest.mark.board
 def test_find_bpu_model_takes_the_first_file_in_order(tmp_path: Path) -> None:
     roots = [tmp_path / 'empty', tmp_path / 'second', tmp_path / 'third']
     for root in roots:
@@ -132,6 +141,7 @@ def test_find_bpu_model_takes_the_first_file_in_order(tmp_path: Path) -> None:
     assert assets.bpu_model_search(roots, name='other.bin') == [r / 'other.bin' for r in roots]
 
 
+@pytest.mark.board
 def test_a_failed_search_names_every_path_tried(tmp_path: Path) -> None:
     roots = [tmp_path / 'x', tmp_path / 'y']
     search = assets.find_bpu_model(roots)

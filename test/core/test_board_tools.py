@@ -19,7 +19,7 @@ import pytest
 pytestmark = pytest.mark.board
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ROOT / 'test' / 'resources' / 'images'
+IMAGES = ROOT / 'images'
 DOUBLES = ROOT / 'test' / 'doubles'
 EXPECTED = {'bulbul.JPEG': 16, 'parrot.jpg': 88, 'cat.bmp': 285}
 #: Packages the board does not have: the CPU backend's and the bag tools' (build/test-time).
@@ -78,7 +78,8 @@ def test_modules_import_without_the_cpu_and_bag_packages(env: dict[str, str]) ->
     assert not needs_absent, needs_absent
     # Anything else missing can only be ROS 2 itself, which the board has from apt.
     others = {missing.split('.')[0] for missing in failures.values()} - set(ABSENT_ON_BOARD)
-    assert all(name == 'rclpy' or name.endswith('_msgs') for name in others), failures
+    assert all(name == 'rclpy' or name.endswith(('_msgs', '_interfaces')) for name in others), \
+        failures
     try:
         import rclpy  # noqa: F401
     except ImportError:

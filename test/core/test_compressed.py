@@ -41,6 +41,9 @@ from mobilenetv1_ros.core.errors import (
     UnsupportedEncodingError,
 )
 
+#: Compressed-frame decoding runs in the node on the board (`board`: test/conftest.py).
+pytestmark = pytest.mark.board
+
 IMAGES = IMAGES_DIR
 JPEG_PHOTOS = ('bulbul.JPEG', 'cat_1080p.jpg', 'cat_720p.jpg', 'hot_dog.jpg', 'parrot.jpg')
 ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),

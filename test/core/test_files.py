@@ -14,6 +14,9 @@ from special_files import SPECIAL_KINDS, finishes, special_file
 from mobilenetv1_ros.core.errors import LabelsError, ModelError
 from mobilenetv1_ros.core.files import check_regular_file, describe_mode, read_regular_file
 
+#: Model and labels files are read this way on the board (`board`: test/conftest.py).
+pytestmark = pytest.mark.board
+
 BUNDLED_LABELS = LABELS_FILE
 EXTRACTOR = MODELS_DIR / 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite'
 NOBODY = 65534

@@ -1,6 +1,6 @@
 """Synthetic camera frames (what `load`, the benchmark and the tests publish) on any OpenCV.
 
-YUYV/UYVY are packed by core.image.bgr_to_yuv422 because the board's OpenCV 4.5.4 has no BGR ->
+YUYV/UYVY are packed by core.frames.bgr_to_yuv422 because the board's OpenCV 4.5.4 has no BGR ->
 YUV 4:2:2 conversion; where OpenCV has one (>= 4.7) the bytes must be the same.
 """
 
@@ -15,24 +15,27 @@ import numpy as np
 import pytest
 
 from mobilenetv1_ros.core.errors import ImageError
-from mobilenetv1_ros.core.image import (
+from mobilenetv1_ros.core.frames import (
     CompressedFrame,
-    Preprocessor,
     RawFrame,
     bgr_to_yuv422,
     frame_to_bgr,
+    read_image,
 )
-from mobilenetv1_ros.core.pipeline import Classifier, ClassifierOptions
-from mobilenetv1_ros.perf.benchmark import FRAME_ENCODINGS, photo_frame, read_photo
+from mobilenetv1_ros.core.pipeline import Classifier
+from mobilenetv1_ros.core.preprocess import Preprocessor
+from mobilenetv1_ros.harness.frames import FRAME_ENCODINGS, photo_frame
+from mobilenetv1_ros.loading import load_classifier
+from mobilenetv1_ros.options import ClassifierOptions
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ROOT / 'test' / 'resources' / 'images'
+IMAGES = ROOT / 'images'
 DOUBLES = ROOT / 'test' / 'doubles'
 
 
 @pytest.fixture(scope='module')
 def photo() -> np.ndarray:
-    return read_photo(IMAGES / 'cat_720p.jpg')
+    return read_image(IMAGES / 'cat_720p.jpg')
 
 
 def _test_images(photo: np.ndarray) -> list[np.ndarray]:
@@ -109,7 +112,7 @@ def bpu_classifier(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.syspath_prepend(str(DOUBLES))
     double = importlib.import_module('hobot_dnn_double')
     model = double.write_model_file(tmp_path / 'mobilenetv1_224x224_nv12.bin')
-    classifier = Classifier.from_options(ClassifierOptions(backend='bpu', model_path=str(model)))
+    classifier = load_classifier(ClassifierOptions(backend='bpu', model_path=str(model)))
     yield classifier
     classifier.close()
     forget()
@@ -117,7 +120,7 @@ def bpu_classifier(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
 @pytest.mark.board
 def test_every_photo_frame_encoding_classifies_on_the_bpu(bpu_classifier: Classifier) -> None:
-    bulbul = read_photo(IMAGES / 'bulbul.JPEG')
+    bulbul = read_image(IMAGES / 'bulbul.JPEG')
     for encoding in FRAME_ENCODINGS:
         result = bpu_classifier.classify(photo_frame(bulbul, encoding, 640, 480))
         assert result.predictions[0].class_id == 16, encoding  # bulbul, even in grey

@@ -15,6 +15,9 @@ from mobilenetv1_ros.core.errors import ConfigError, LabelsError
 from mobilenetv1_ros.core.labels import MAX_LABELS_BYTES, MAX_NAME_CHARS, MAX_NAMES, load_labels
 from mobilenetv1_ros.core.postprocess import to_probabilities, top_k
 
+#: Labels and postprocessing run on the board (`board`: test/conftest.py).
+pytestmark = pytest.mark.board
+
 
 @pytest.fixture(scope='module')
 def zoo_names() -> list[str]:

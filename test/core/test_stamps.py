@@ -8,6 +8,9 @@ import pytest
 
 from mobilenetv1_ros.core.stamps import split_ns, stamp_ns
 
+#: Message stamps are converted this way on the board (`board`: test/conftest.py).
+pytestmark = pytest.mark.board
+
 
 @dataclass
 class Time:

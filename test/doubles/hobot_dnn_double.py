@@ -149,12 +149,16 @@ def _fail(function: str, cause: BaseException, mode: str | None = 'system_error'
 
 def write_model_file(path: str | Path, *, name: str = 'mobilenetv1_224x224_nv12',
                      input_type: str = 'NV12', input_layout: str = 'NCHW',
-                     input_shape: tuple[int, ...] | None = None, output_type: str = 'int32',
+                     input_shape: tuple[int, ...] | None = None, output_type: str = 'float32',
                      output_layout: str = 'NCHW', output_shape: tuple[int, ...] | None = None,
                      output_values: str = 'probabilities', output_scaled: bool | None = None,
                      extractor: str | Path | None = None,
                      head: str | Path | None = None) -> Path:
     """Write a model file the double loads (a JSON descriptor standing for a .bin).
+
+    The defaults describe the model zoo's `mobilenetv1_224x224_nv12.bin` as the board reports
+    it: NV12 input with properties (1, 3, 224, 224) NCHW, float32 probabilities 1x1000x1x1 with
+    no scale_data. `output_type='int32'` (per-channel scale_data) is the quantized variant.
 
     Args:
         path: Where to write it.
@@ -163,8 +167,8 @@ def write_model_file(path: str | Path, *, name: str = 'mobilenetv1_224x224_nv12'
         input_layout: 'NCHW', 'NHWC' or 'NONE'.
         input_shape: Defaults to (1, 3, 224, 224) for NCHW, (1, 224, 224, 3) otherwise. Any
             even H and W work: the double resizes the RGB image to the network's 224x224.
-        output_type: 'int8', 'int16', 'int32' or 'float32' (others load but read as int8,
-            as on the board).
+        output_type: 'float32' (default, as the zoo model), 'int8', 'int16' or 'int32' (others
+            load but read as int8, as on the board).
         output_layout: 'NCHW', 'NHWC' or 'NONE'.
         output_shape: Defaults to (1, 1000, 1, 1) for NCHW, (1, 1, 1, 1000) otherwise.
         output_values: 'probabilities' or 'logits'.

@@ -23,6 +23,9 @@ from mobilenetv1_ros.harness.frames import (
 from mobilenetv1_ros.harness.loopback import isolate_ros
 from mobilenetv1_ros.harness.process import node_command
 
+#: Frame generation (`load`, the benchmark) runs on the board (`board`: test/conftest.py).
+pytestmark = pytest.mark.board
+
 
 @pytest.fixture(scope='module')
 def photo() -> np.ndarray:

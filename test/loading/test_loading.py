@@ -56,6 +56,7 @@ def recognises_the_photos(options: ClassifierOptions,
         classifier.close()
 
 
+@pytest.mark.board
 def test_auto_picks_bpu_where_hobot_dnn_imports_and_a_model_is_found(
         make_bpu_model: Callable[..., Path], roots: list[Path]) -> None:
     path = make_bpu_model()
@@ -73,6 +74,7 @@ def test_auto_picks_bpu_where_hobot_dnn_imports_and_a_model_is_found(
     assert recognises_the_photos(ClassifierOptions(), bpu_model_roots=roots) == 'bpu'
 
 
+@pytest.mark.board
 def test_auto_picks_onnx_where_hobot_dnn_imports_but_no_model_is_found(
         dnn: object, roots: list[Path]) -> None:
     choice = choose_backend(ClassifierOptions(), bpu_model_roots=roots)
@@ -92,6 +94,7 @@ def test_auto_picks_onnx_without_hobot_dnn(no_bpu_runtime: None, roots: list[Pat
     assert recognises_the_photos(options, bpu_model_roots=roots) == 'onnx'
 
 
+@pytest.mark.board
 def test_auto_follows_the_model_file_it_is_given(no_bpu_runtime: None, tmp_path: Path) -> None:
     bpu = choose_backend(ClassifierOptions(model_path=str(tmp_path / 'zoo.BIN')))
     assert (bpu.backend, bpu.model_path) == ('bpu', tmp_path / 'zoo.BIN')
@@ -101,6 +104,7 @@ def test_auto_follows_the_model_file_it_is_given(no_bpu_runtime: None, tmp_path:
         load_classifier(ClassifierOptions(model_path=str(tmp_path / 'zoo.bin')))
 
 
+@pytest.mark.board
 def test_bpu_with_an_empty_model_path_searches_in_order(
         make_bpu_model: Callable[..., Path], roots: list[Path]) -> None:
     for root in roots:
@@ -112,6 +116,7 @@ def test_bpu_with_an_empty_model_path_searches_in_order(
     assert recognises_the_photos(options, bpu_model_roots=roots) == 'bpu'
 
 
+@pytest.mark.board
 def test_bpu_searches_the_board_dirs_from_the_environment(
         make_bpu_model: Callable[..., Path], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,6 +131,7 @@ def test_bpu_searches_the_board_dirs_from_the_environment(
     assert choose_backend(ClassifierOptions()).model_path == board / BPU_NAME
 
 
+@pytest.mark.board
 def test_bpu_without_a_model_names_every_path_tried(dnn: object, roots: list[Path]) -> None:
     with pytest.raises(ModelError) as caught:
         choose_backend(ClassifierOptions(backend='bpu'), bpu_model_roots=roots)
@@ -135,6 +141,7 @@ def test_bpu_without_a_model_names_every_path_tried(dnn: object, roots: list[Pat
         load_classifier(ClassifierOptions(backend='bpu'), bpu_model_roots=roots)
 
 
+@pytest.mark.board
 def test_bpu_with_a_named_model_does_not_search(make_bpu_model: Callable[..., Path],
                                                 roots: list[Path]) -> None:
     path = make_bpu_model('elsewhere.bin')
@@ -194,6 +201,7 @@ def test_options_reach_the_pipeline(exported: dict[str, Path]) -> None:
         classifier.close()
 
 
+@pytest.mark.board
 @pytest.mark.parametrize(('options', 'error', 'match'), [
     (ClassifierOptions(backend='tpu'), ConfigError, "'tpu'"),
     (ClassifierOptions(precision='fp16'), ConfigError, "'fp16'"),

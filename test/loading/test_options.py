@@ -19,6 +19,9 @@ from mobilenetv1_ros.options import (
     option,
 )
 
+#: The node's options are the same on the board (`board`: test/conftest.py).
+pytestmark = pytest.mark.board
+
 
 def test_every_field_is_an_option_in_table_order() -> None:
     fields = [field.name for field in dataclasses.fields(ClassifierOptions)]

@@ -25,7 +25,7 @@ from mobilenetv1_ros.perf.machine import (
     pinned_to_one_core,
 )
 from mobilenetv1_ros.perf.params import count_parameters
-from mobilenetv1_ros.perf.report import markdown_table
+from mobilenetv1_ros.perf.report import end_to_end_markdown, markdown_table
 from mobilenetv1_ros.perf.subjects import LiteRTPeer, create_subject, parse_spec
 
 EXTRACTOR = MODELS_DIR / 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite'
@@ -156,7 +156,13 @@ def test_node_end_to_end_over_dds(photo: np.ndarray) -> None:
         ('bgr8', 320), ('bgr8', 640), ('nv12', 320), ('nv12', 640)]
     for run in result['runs']:
         assert run['sent'] == run['received'] == run['ms']['count'] == 3
+        cpu = run['thread_cpu']  # the node's CPU over the timed frames, by thread role
+        assert cpu['frames'] == 3 and cpu['threads']['executor'] == 1
+        assert cpu['threads']['inference'] >= 1 and cpu['threads']['middleware'] >= 1
+        assert cpu['ms_per_frame']['total'] > 0
     assert result['parameters']['precision'] == 'int8'
+    table = end_to_end_markdown(result)
+    assert '| CPU/frame ms | executor | inference | DDS | other | outside inference |' in table
 
 
 @pytest.mark.board

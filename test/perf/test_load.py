@@ -20,10 +20,12 @@ from mobilenetv1_ros.perf.load_text import format_report
 from mobilenetv1_ros.perf.procstat import machine_cpu_times, read_process
 from mobilenetv1_ros.perf.thread_roles import ROLES, UNATTRIBUTED
 
+
 #: The loopback-only variant of config/fastdds_large_frames.xml that scripts and tests use.
 PROFILE = REPO_ROOT / 'scripts' / 'fastdds_loopback.xml'
 
 
+@pytest.mark.board
 def test_read_process_reports_rss_cpu_and_threads_of_a_live_process():
     child = subprocess.Popen([sys.executable, '-c',
                               'import time\nx = bytearray(64 << 20)\n'
@@ -48,6 +50,7 @@ def test_read_process_reports_rss_cpu_and_threads_of_a_live_process():
     assert 0 < busy <= total
 
 
+@pytest.mark.board
 def test_node_parameters_parse_like_ros_args():
     assert parse_parameter('backend:=bpu') == ('backend', 'bpu')
     assert parse_parameter('num_threads:=1') == ('num_threads', 1)

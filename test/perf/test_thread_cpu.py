@@ -34,6 +34,9 @@ from mobilenetv1_ros.perf.thread_roles import (
     thread_role,
 )
 
+#: CPU accounting of the load tools runs on the board (`board`: test/conftest.py).
+pytestmark = pytest.mark.board
+
 #: One clock tick plus scheduling slack: the tolerance of a thread's CPU seconds.
 SLACK_S = 3.0 / TICKS_PER_S + 0.02
 
