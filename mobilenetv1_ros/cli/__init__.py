@@ -7,6 +7,7 @@ import importlib
 import sys
 from typing import TYPE_CHECKING
 
+from mobilenetv1_ros.console.signals import stop_signals
 from mobilenetv1_ros.core.errors import ClassifierError
 
 if TYPE_CHECKING:
@@ -45,15 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand; return its exit code (2 for bad settings, as argparse does)."""
+    """Run one subcommand; return its exit code.
+
+    2 for bad settings (as argparse does); 128 + N when signal N (SIGINT, SIGTERM or SIGHUP)
+    stopped it: every stop signal unwinds the tool as Ctrl-C does, so child nodes are stopped
+    and what was written is closed.
+    """
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.run(args))
-    except ClassifierError as error:
-        print(f'mobilenetv1-ros {args.command}: error: {error}', file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    with stop_signals() as signals:
+        try:
+            return int(args.run(args))
+        except ClassifierError as error:
+            print(f'mobilenetv1-ros {args.command}: error: {error}', file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return signals.exit_code or 130
 
 
 if __name__ == '__main__':
