@@ -40,6 +40,13 @@ MAX_OVERLAY_SIDE = 1920
 """Longest side of a published overlay (a 1080p frame keeps its size)."""
 
 
+def _even(samples: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """Drop the last sample of an odd count; keep the first two of a side too thin for one."""
+    if samples.size < 2:
+        return np.arange(2)  # the side is even (checked by frame_rows), so 0 and 1 exist
+    return samples[:samples.size - samples.size % 2]
+
+
 def subsample_raw(frame: RawFrame, factor: int) -> RawFrame:
     """Return every `factor`-th pixel of every `factor`-th row, in the frame's own encoding.
 
@@ -62,8 +69,8 @@ def subsample_raw(frame: RawFrame, factor: int) -> RawFrame:
         data = np.ascontiguousarray(rows[ys[:, None], columns[None, :]])
         return RawFrame(frame.encoding, xs.size, ys.size, xs.size * channels, data)
     # Both YUV layouts share chroma between pixel pairs: keep an even number of samples.
-    ys = ys[:max(2, ys.size - ys.size % 2)] if spec.layout == 'nv12' else ys
-    xs = xs[:max(2, xs.size - xs.size % 2)]
+    ys = _even(ys) if spec.layout == 'nv12' else ys
+    xs = _even(xs)
     width, height = xs.size, ys.size
     if spec.layout == 'nv12':
         out = np.empty((height * 3 // 2, width), dtype=np.uint8)
@@ -129,7 +136,8 @@ class OverlayPublisher:
         max_side: Longest side of a published overlay.
     """
 
-    def __init__(self, publisher: LifecyclePublisher[Any], max_side: int = MAX_OVERLAY_SIDE) -> None:
+    def __init__(self, publisher: LifecyclePublisher[Any],
+                 max_side: int = MAX_OVERLAY_SIDE) -> None:
         self.publisher = publisher
         self.max_side = max_side
 

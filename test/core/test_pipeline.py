@@ -11,7 +11,13 @@ import pytest
 from shared import IMAGES_DIR, LABELS_FILE, PHOTO_CLASSES
 
 from mobilenetv1_ros.core.backends.onnx import OnnxBackend
-from mobilenetv1_ros.core.errors import BackendError, ConfigError, ImageError, LabelsError
+from mobilenetv1_ros.core.errors import (
+    BackendError,
+    ConfigError,
+    ImageError,
+    ImageTooLargeError,
+    LabelsError,
+)
 from mobilenetv1_ros.core.frames import CompressedFrame, RawFrame, bgr_frame, read_image
 from mobilenetv1_ros.core.labels import load_labels
 from mobilenetv1_ros.core.pipeline import Classifier, Prepared, Result
@@ -107,6 +113,32 @@ def test_compressed_frames_classify_like_raw_ones(classifier: Classifier) -> Non
     assert compressed.predictions == raw.predictions
 
 
+def test_the_pixel_cap_reaches_the_preprocessor(exported: dict[str, Path]) -> None:
+    image = read_image(IMAGES_DIR / 'cat_720p.jpg')
+    height, width = image.shape[:2]
+    ok, data = cv2.imencode('.jpg', image)
+    assert ok
+    frame = CompressedFrame('jpeg', data.tobytes())
+    below = Classifier(OnnxBackend(exported['int8'], num_threads=1),
+                       load_labels(LABELS_FILE, 1000), max_pixels=width * height - 1)
+    try:
+        assert below.preprocessor.max_pixels == width * height - 1
+        with pytest.raises(ImageTooLargeError, match=rf'{width}x{height} .*cap of '
+                                                     rf'{width * height - 1} pixels'):
+            below.prepare(frame)
+        # The cap is on compressed frames' declared size: the same picture raw still passes.
+        assert below.classify(bgr_frame(image)).top is not None
+    finally:
+        below.close()
+    at = Classifier(OnnxBackend(exported['int8'], num_threads=1),
+                    load_labels(LABELS_FILE, 1000), max_pixels=width * height)
+    try:
+        prepared = at.prepare(frame)
+        assert prepared.picture is not None and prepared.picture.shape[2] == 3
+    finally:
+        at.close()
+
+
 def test_bad_frames_fail_in_the_convert_stage(classifier: Classifier) -> None:
     with pytest.raises(ImageError, match='Data length 5'):
         classifier.prepare(RawFrame('bgr8', 4, 4, 12, bytes(5)))
@@ -130,7 +162,8 @@ def test_bad_settings_are_config_errors(exported: dict[str, Path]) -> None:
                               ({'score_threshold': 1.5}, 'score_threshold 1.5'),
                               ({'output_activation': 'sigmoid'}, "'sigmoid'"),
                               ({'crop': 'zoom'}, "'zoom'"),
-                              ({'interpolation': 'lanczos9'}, "'lanczos9'")]:
+                              ({'interpolation': 'lanczos9'}, "'lanczos9'"),
+                              ({'max_pixels': 0}, 'pixel cap 0')]:
             with pytest.raises(ConfigError, match=match):
                 Classifier(backend, labels, **kwargs)
     finally:
