@@ -1,5 +1,6 @@
-"""Camera frames as the core sees them: raw and compressed frames, the encodings table, image
-files, and conversions between NV12 and BGR at a frame's own size.
+"""Camera frames as the core sees them: raw and compressed frames, encodings, image files.
+
+Also the conversions between NV12 and BGR at a frame's own size.
 
 NV12 here is the BT.601 limited ("video") range that OpenCV's BGR->I420 conversion produces
 (Y 16..235, U/V 16..240, black is Y=16, U=V=128): the model zoo's preprocessing for the
@@ -121,6 +122,7 @@ Frame = Union[RawFrame, CompressedFrame]
 
 
 def encoding_spec(encoding: str) -> EncodingSpec:
+    """Return the table row of an encoding (case-insensitive), or raise naming it."""
     spec = ENCODINGS.get(encoding.lower())
     if spec is None:
         known = ', '.join(sorted(ENCODINGS))
@@ -129,6 +131,7 @@ def encoding_spec(encoding: str) -> EncodingSpec:
 
 
 def as_bytes(data: Buffer) -> npt.NDArray[np.uint8]:
+    """Return a frame's bytes as a flat uint8 array, without copying."""
     if isinstance(data, np.ndarray):
         return data.reshape(-1).view(np.uint8)
     return np.frombuffer(data, dtype=np.uint8)
@@ -161,6 +164,7 @@ def frame_rows(frame: RawFrame, spec: EncodingSpec) -> npt.NDArray[np.uint8]:
 
 def i420_to_nv12(i420: npt.NDArray[np.uint8], width: int,
                   height: int) -> npt.NDArray[np.uint8]:
+    """Interleave an I420 buffer's U and V planes into NV12 (a new array)."""
     planar = i420.reshape(-1)
     luma_size = width * height
     quarter = luma_size // 4
@@ -260,8 +264,9 @@ def frame_to_bgr(frame: Frame, *,
         return bgr
     if (width, height) == (1, 1):
         # OpenCV 4.5.4 rejects a 1x1 multi-channel array (opencv/opencv#21102): convert 1x2.
-        pair: npt.NDArray[np.uint8] = cvt_color(np.repeat(image, 2, axis=1), conversion)
-        return pair[:, :1].copy()
+        pair = cvt_color(np.repeat(image, 2, axis=1), conversion)
+        first: npt.NDArray[np.uint8] = pair[:, :1].copy()
+        return first
     return cvt_color(image, conversion)
 
 

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 __all__ = ['CHROMA_METADATA', 'CHROMA_UPSAMPLINGS', 'INPUT_NAME', 'GraphBuilder', 'input_graph']
 
 #: How the graph brings NV12's half-resolution chroma to full resolution, default first:
-#: bilinear from samples on the even pixels, or OpenCV's nearest neighbour (COLOR_YUV2RGB_NV12).
-CHROMA_UPSAMPLINGS = ('bilinear', 'nearest')
+#: OpenCV's nearest neighbour (COLOR_YUV2RGB_NV12, the conversion the board model's calibration
+#: and the BPU double use), or bilinear from samples on the even pixels.
+CHROMA_UPSAMPLINGS = ('nearest', 'bilinear')
 CHROMA_METADATA = {'bilinear': 'bilinear-cosited-top-left', 'nearest': 'nearest'}
 #: Name of the graph input (packed NV12, uint8 [1, H*W*3/2]).
 INPUT_NAME = 'nv12'
@@ -52,6 +53,7 @@ class GraphBuilder:
         self.initializers: list[onnx.TensorProto] = []
 
     def const(self, name: str, value: npt.ArrayLike, dtype: npt.DTypeLike) -> str:
+        """Add an initializer of the given dtype; return its name."""
         from onnx import numpy_helper
 
         self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))

@@ -67,8 +67,10 @@ def test_load_stops_its_node_and_exits_with_the_signal(signum: int, node_env) ->
                      open(f'/proc/{node}/stat').read().rsplit(')', 1)[1].split()[0] == 'Z', 20)
 
 
-@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGHUP], ids=lambda s: signal.Signals(s).name)
-def test_evaluate_ends_on_a_stop_signal_without_a_traceback(signum: int, tmp_path, node_env) -> None:
+@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGHUP],
+                         ids=lambda s: signal.Signals(s).name)
+def test_evaluate_ends_on_a_stop_signal_without_a_traceback(signum: int, tmp_path,
+                                                             node_env) -> None:
     listing = tmp_path / 'val.txt'
     photos = sorted(IMAGES_DIR.glob('*.jp*g'))
     listing.write_text(''.join(f'{photo} 0\n' for photo in photos * 400))

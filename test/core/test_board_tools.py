@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 import pytest
 
+from mobilenetv1_ros.core.assets import BOARD_MODEL_DIRS_ENV, bpu_model_search
+
 pytestmark = pytest.mark.board
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +60,14 @@ def bpu_model(tmp_path: Path) -> Path:
     finally:
         sys.path.remove(str(DOUBLES))
     return hobot_dnn_double.write_model_file(tmp_path / 'mobilenetv1_224x224_nv12.bin')
+
+
+@pytest.fixture
+def board_env(env: dict[str, str], bpu_model: Path) -> dict[str, str]:
+    """`env` where the model search finds the model in a board model directory."""
+    in_share = [path for path in bpu_model_search(roots=[ROOT / 'models']) if path.is_file()]
+    assert not in_share, f'{in_share} would be found before the board directory'
+    return {**env, BOARD_MODEL_DIRS_ENV: str(bpu_model.parent)}
 
 
 def _board_cli(env: dict[str, str], *args: object,
@@ -106,26 +116,50 @@ def test_classify_runs_on_the_bpu(env: dict[str, str], bpu_model: Path,
         assert annotated is not None and annotated.shape == cv2.imread(str(photo)).shape
 
 
-def test_doctor_finds_the_bpu_usable_without_onnxruntime(env: dict[str, str],
+def test_classify_finds_the_zoo_model_through_the_search(board_env: dict[str, str],
                                                          bpu_model: Path) -> None:
-    done = _board_cli(env, 'doctor', '--json', '--no-topics', '--model', bpu_model)
+    """No --backend, no --model: auto picks the BPU because the search finds the model."""
+    done = _board_cli(board_env, 'classify', '--json', *(IMAGES / name for name in EXPECTED))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report['backend'].startswith(f'bpu: {bpu_model}')
+    assert 'NV12 224x224 in, 1000 float32 out as is' in report['backend']
+    assert [record['predictions'][0]['class_id'] for record in report['results']] == \
+        list(EXPECTED.values())
+
+
+def test_doctor_finds_the_bpu_usable_without_onnxruntime(board_env: dict[str, str],
+                                                         bpu_model: Path,
+                                                         tmp_path: Path) -> None:
+    dev = tmp_path / 'dev'
+    dev.mkdir()
+    for name in ('bpu', 'bpu_core0', 'ion'):
+        (dev / name).touch()
+        (dev / name).chmod(0o666)
+    done = _board_cli(board_env, 'doctor', '--json', '--no-topics', '--dev', dev)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     checks = {check['name']: check for check in report['checks']}
     assert checks['hobot_dnn']['ok'] and checks['bpu model']['ok']
-    assert 'NV12 224x224 in, 1000' in checks['bpu model']['detail']
+    assert checks['bpu model']['detail'].startswith(f'bpu: {bpu_model}')
+    assert 'NV12 224x224 in, 1000 float32' in checks['bpu model']['detail']
+    assert checks['bpu model']['data']['found'] == str(bpu_model)
+    assert checks['bpu model']['data']['search'][-1] == {'path': str(bpu_model), 'exists': True}
+    assert checks['bpu device']['ok'] and checks['bpu device']['data']['present']
+    assert 'fast dds profile' in checks
     assert not checks['onnxruntime']['ok'] and 'pip install onnxruntime' in \
         checks['onnxruntime']['hint']
     assert report['usable_backends'] == ['bpu']
 
 
-def test_benchmark_measures_the_bpu_without_tflite(env: dict[str, str], bpu_model: Path,
+def test_benchmark_measures_the_bpu_without_tflite(board_env: dict[str, str],
                                                    tmp_path: Path) -> None:
+    """`--models bpu`: the model the search finds, as on the board."""
     dataset = tmp_path / 'val.txt'
     dataset.write_text(''.join(f'{IMAGES / name} {index}\n' for name, index in EXPECTED.items()))
     markdown = tmp_path / 'bench.md'
     encodings = ['bgr8', 'nv12', 'yuyv', 'uyvy', 'jpeg']
-    done = _board_cli(env, 'benchmark', '--models', f'bpu:{bpu_model}', '--peers', '--quick',
+    done = _board_cli(board_env, 'benchmark', '--models', 'bpu', '--peers', '--quick',
                       '--sizes', '320x240', '--encodings', *encodings, '--latency-threads', '1',
                       '--parallel', 'processes', '--workers', '1', '--iterations', '5',
                       '--duration', '0.2', '--dataset', dataset, '--json',
@@ -134,11 +168,11 @@ def test_benchmark_measures_the_bpu_without_tflite(env: dict[str, str], bpu_mode
     report = json.loads(done.stdout)
     assert 'parameter count skipped' in done.stderr and report['params'] is None
     (model,) = report['models']
-    assert model['name'] == f'bpu:{bpu_model}' and not model['peer']
+    assert model['name'] == 'bpu' and not model['peer']
     assert model['latency']['1']['count'] == 5
     assert model['throughput'][0]['mode'] == 'processes'
     assert model['throughput'][0]['frames'] > 0
     assert (model['accuracy']['top1'], model['accuracy']['images']) == (100.0, 3)
     assert [record['encoding'] for record in report['conversion']] == encodings
     assert all(record['ms']['count'] > 0 for record in report['conversion'])
-    assert f'| bpu:{bpu_model} |' in markdown.read_text()
+    assert '| bpu |' in markdown.read_text()

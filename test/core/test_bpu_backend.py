@@ -95,6 +95,22 @@ VARIANTS = {
 }
 
 
+def test_the_default_double_is_the_zoo_model(make_bpu_model, dnn, frames):
+    """Properties as the board reports mobilenetv1_224x224_nv12.bin: the double's default."""
+    (model,) = dnn.load([str(make_bpu_model())])
+    (tensor,) = model.inputs
+    assert (tensor.properties.tensor_type, tensor.properties.layout) == ('NV12', 'NCHW')
+    assert tuple(tensor.properties.shape) == (1, 3, 224, 224)
+    (output,) = model.outputs
+    assert (output.properties.tensor_type, output.properties.layout) == ('float32', 'NCHW')
+    assert tuple(output.properties.shape) == (1, 1000, 1, 1)
+    assert output.properties.scale_data.size == 0
+    (result,) = model.forward(np.ascontiguousarray(frames['bulbul.JPEG'], dtype=np.uint8))
+    assert result.buffer.dtype == np.float32 and result.buffer.shape == (1, 1000, 1, 1)
+    assert abs(float(result.buffer.sum()) - 1.0) < 0.01, 'probabilities'
+    assert int(np.argmax(result.buffer)) == EXPECTED['bulbul.JPEG']
+
+
 @pytest.mark.parametrize('variant', VARIANTS)
 def test_classifies_real_photos(make_bpu_model, frames, variant):
     backend = BpuBackend(make_bpu_model(**VARIANTS[variant]))
