@@ -34,9 +34,11 @@ HANGING = textwrap.dedent("""
     while True:
         time.sleep(0.1)
 """)
-#: Stops with exit code 0 on SIGINT.
+#: Stops with exit code 0 on SIGINT (even when started with SIGINT ignored, as a background job
+#: of a script is, and as the node also arranges for itself).
 CLEAN = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print('ready', flush=True)
     try:
         while True:
