@@ -15,19 +15,14 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-try:
-    import rclpy  # noqa: F401
-except ImportError as exc:
-    print(f'test_special_files skipped: rclpy is not importable ({exc})', file=sys.stderr)
-    pytest.skip(f'rclpy is not importable ({exc})', allow_module_level=True)
+from shared import LABELS_FILE, REPO_ROOT
 
-from mobilenetv1_ros.ros.client import NodeProcess, node_command
+from mobilenetv1_ros.harness.process import NodeProcess, node_command
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 STARTUP_TIMEOUT = 60.0
 #: Longest a node may take to exit after the signal (it takes a fraction of a second).
 EXIT_TIMEOUT = 10.0
@@ -58,30 +53,22 @@ class NeverLoads(onnxruntime.InferenceSession):
 
 onnxruntime.InferenceSession = NeverLoads
 
-from mobilenetv1_ros.node import main
+from mobilenetv1_ros.ros.node import main
 
 sys.exit(main(['mobilenetv1_classifier', *sys.argv[4:]]))
 """
 
 
 @pytest.fixture(scope='module')
-def node_env(ros_env, tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp() / 'model-cache'
-    cache.mkdir(exist_ok=True)
-    return {**ros_env, 'MOBILENETV1_ROS_CACHE': str(cache),
-            'PYTHONPATH': os.pathsep.join(filter(None, [str(REPO),
-                                                        os.environ.get('PYTHONPATH')]))}
-
-
-@pytest.fixture(scope='module')
 def onnx_model(node_env):
     """The exported CPU model the node runs by default (from this module's cache)."""
-    from mobilenetv1_ros.core.models import CACHE_ENV, default_onnx_model
+    from mobilenetv1_ros.core.assets import CACHE_ENV
+    from mobilenetv1_ros.export.cache import cached_onnx_model
 
     saved = os.environ.get(CACHE_ENV)
     os.environ[CACHE_ENV] = node_env['MOBILENETV1_ROS_CACHE']
     try:
-        return default_onnx_model('int8')
+        return cached_onnx_model('int8')
     finally:
         if saved is None:
             os.environ.pop(CACHE_ENV)
@@ -96,7 +83,7 @@ def test_special_files_fail_configure_saying_what_they_are(node_env, onnx_model,
     os.mkfifo(model_fifo)
     directory = tmp_path / 'model_directory.onnx'
     directory.mkdir()
-    names = json.loads((REPO / 'models' / 'ImageNet_1k.json').read_text(encoding='utf-8'))
+    names = json.loads(LABELS_FILE.read_text(encoding='utf-8'))
     names[7] = 'cock' * 25600
     long_names = tmp_path / 'long_names.json'
     long_names.write_text(json.dumps(names), encoding='utf-8')
