@@ -4,8 +4,11 @@ Examples:
   ros2 launch mobilenetv1_ros classify.launch.py
   ros2 launch mobilenetv1_ros classify.launch.py image_topic:=/camera/image_raw backend:=onnx
   ros2 launch mobilenetv1_ros classify.launch.py namespace:=front params_file:=/path/my.yaml
+  ros2 launch mobilenetv1_ros classify.launch.py input:=hbmem     # mipi_cam's /hbmem_img
 
-backend, model_path and labels_path override the params file only when given.
+backend, model_path, labels_path and input override the params file only when given.
+image_topic defaults to the topic the board's mipi_cam publishes for the input: /hbmem_img for
+input:=hbmem, /image_raw otherwise.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ PACKAGE = 'mobilenetv1_ros'
 EXECUTABLE = 'classifier'
 NODE_NAME = 'mobilenetv1_classifier'
 #: Launch arguments that override the parameter of the same name when not empty.
-PARAMETER_ARGUMENTS = ('backend', 'model_path', 'labels_path')
+PARAMETER_ARGUMENTS = ('backend', 'model_path', 'labels_path', 'input')
+#: Default image topic per input launch argument (mipi_cam's topics); any other: DEFAULT_TOPIC.
+INPUT_TOPICS = {'hbmem': '/hbmem_img'}
+DEFAULT_TOPIC = '/image_raw'
 
 
 def _classifier_node(context: LaunchContext) -> list[Node]:
@@ -29,13 +35,15 @@ def _classifier_node(context: LaunchContext) -> list[Node]:
         value = LaunchConfiguration(name).perform(context)
         if value:
             overrides[name] = value
+    image_topic = (LaunchConfiguration('image_topic').perform(context)
+                   or INPUT_TOPICS.get(overrides.get('input', ''), DEFAULT_TOPIC))
     return [Node(
         package=PACKAGE,
         executable=EXECUTABLE,
         name=NODE_NAME,
         namespace=LaunchConfiguration('namespace'),
         parameters=[LaunchConfiguration('params_file'), overrides],
-        remappings=[('image', LaunchConfiguration('image_topic'))],
+        remappings=[('image', image_topic)],
         arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
         output='screen',
         emulate_tty=True,
@@ -46,10 +54,15 @@ def generate_launch_description() -> LaunchDescription:
     """Declare the arguments and the classifier node."""
     return LaunchDescription([
         DeclareLaunchArgument(
-            'image_topic', default_value='/image_raw',
-            description='Camera topic to classify (remaps the node input `image`). The RDK X5 '
-                        'mipi_cam publishes /image_raw (nv12). With input:=compressed in the '
-                        'params file, <image_topic>/compressed is used.'),
+            'image_topic', default_value='',
+            description='Camera topic to classify (remaps the node input `image`); empty: '
+                        '/hbmem_img with input:=hbmem (mipi_cam in its default shared_mem '
+                        'mode), else /image_raw (mipi_cam with mipi_io_method:=ros, nv12). With '
+                        'input compressed, <image_topic>/compressed is used.'),
+        DeclareLaunchArgument(
+            'input', default_value='',
+            description='raw, compressed or hbmem (hbm_img_msgs/HbmMsg*, the TROS shared-memory '
+                        'image); empty: the params file value'),
         DeclareLaunchArgument(
             'backend', default_value='',
             description='auto, bpu or onnx; empty: the params file value (auto: bpu on the '

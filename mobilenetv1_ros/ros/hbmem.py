@@ -4,31 +4,41 @@ The board's camera (mipi_cam, io_method shared_mem) publishes fixed-size HbmMsg1
 on /hbmem_img: no header and no frame_id, a NUL-padded encoding in uint8[12] and the pixels in
 the first data_size bytes of a fixed array. hbm_img_msgs is imported only when the node takes
 this input, so the package is needed on the board (and in the pip environment's tests) only.
+
+rclpy turns a message into Python by copying every field, the whole fixed array included,
+which for HbmMsg1080P costs more than the rest of the frame's handling. The node therefore
+takes the serialized bytes (a raw subscription) and reads the fixed-offset fields with
+`hbm_view`, keeping the pixels as a view of those bytes.
 """
 
 from __future__ import annotations
 
 import importlib
 import string
+import struct
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from builtin_interfaces.msg import Time
 
 from mobilenetv1_ros.core.errors import ConfigError, ImageError, UnsupportedEncodingError
 from mobilenetv1_ros.core.frames import ENCODINGS, RawFrame
 
 if TYPE_CHECKING:
-    from builtin_interfaces.msg import Time
+    import numpy.typing as npt
 
 __all__ = [
     'HBM_PACKAGE',
     'HBM_TYPES',
     'HBM_TYPE_CHOICES',
+    'HbmView',
     'frame_from_hbm',
     'hbm_encoding',
     'hbm_message_class',
     'hbm_stamp',
     'hbm_type_name',
+    'hbm_view',
 ]
 
 #: The interface package of the messages.
@@ -39,6 +49,57 @@ HBM_TYPES = ('HbmMsg1080P', 'HbmMsg540P', 'HbmMsg480P')
 HBM_TYPE_CHOICES = ('auto', *HBM_TYPES)
 
 _PRINTABLE = frozenset(string.ascii_letters + string.digits + '_-.;: ')
+
+
+#: index, time_stamp.sec, time_stamp.nanosec, height, width, data_size, step: the fields before
+#: encoding, all 4 bytes wide, so the layout has no padding in XCDR1 and XCDR2 alike.
+_HEAD = 'iiIIIII'
+#: Byte offsets in the serialized message, after the 4-byte encapsulation header.
+_HEAD_AT, _ENCODING_AT, _DATA_AT = 4, 32, 44
+#: Encapsulation kind (second header byte) -> byte order: CDR and XCDR2 plain, BE and LE.
+_BYTE_ORDERS = {0: '>', 1: '<', 6: '>', 7: '<'}
+
+
+@dataclass(frozen=True)
+class HbmView:
+    """The fields of a serialized HbmMsg, read in place (the pixels are not copied).
+
+    It has the message's field names, so frame_from_hbm takes either.
+
+    Attributes:
+        type_name: The message type, e.g. 'HbmMsg1080P'.
+    """
+
+    type_name: str
+    index: int
+    time_stamp: Time
+    height: int
+    width: int
+    data_size: int
+    step: int
+    encoding: npt.NDArray[np.uint8]
+    data: npt.NDArray[np.uint8]
+
+
+def hbm_view(serialized: bytes, msg_type: type) -> HbmView:
+    """Read a serialized message of `msg_type` (one of the HbmMsg classes).
+
+    Raises:
+        ImageError: The bytes are not such a message (length or encapsulation).
+    """
+    array_size = int(msg_type.MAX_SIZE)  # type: ignore[attr-defined]
+    if len(serialized) != _DATA_AT + array_size:
+        raise ImageError(f'Serialized message of {len(serialized)} bytes is not a '
+                         f'{msg_type.__name__} ({_DATA_AT + array_size} bytes)')
+    order = _BYTE_ORDERS.get(serialized[1])
+    if serialized[0] != 0 or order is None:
+        raise ImageError(f'Serialized message has the unknown encapsulation '
+                         f'{bytes(serialized[:2])!r}')
+    index, sec, nanosec, height, width, size, step = struct.unpack_from(
+        order + _HEAD, serialized, _HEAD_AT)
+    buffer = np.frombuffer(serialized, np.uint8)
+    return HbmView(msg_type.__name__, index, Time(sec=sec, nanosec=nanosec), height, width,
+                   size, step, buffer[_ENCODING_AT:_DATA_AT], buffer[_DATA_AT:])
 
 
 def hbm_message_class(name: str) -> type:
@@ -101,8 +162,8 @@ def frame_from_hbm(msg: Any) -> RawFrame:
     encoding = hbm_encoding(msg.encoding)
     size, step, height = int(msg.data_size), int(msg.step), int(msg.height)
     if size > data.size:
-        raise ImageError(f'data_size {size} exceeds the {data.size}-byte data array of '
-                         f'{type(msg).__name__}')
+        name = getattr(msg, 'type_name', type(msg).__name__)
+        raise ImageError(f'data_size {size} exceeds the {data.size}-byte data array of {name}')
     spec = ENCODINGS.get(encoding.lower())
     if spec is not None:
         nv12 = spec.layout == 'nv12'

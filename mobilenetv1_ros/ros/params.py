@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mobilenetv1_ros.options import PIPELINE_OPTIONS, Option
+from mobilenetv1_ros.ros.hbmem import HBM_TYPE_CHOICES
 
 __all__ = [
     'CLASS_LABELS',
@@ -16,7 +17,7 @@ __all__ = [
 
 #: Default name of the classifier node.
 NODE_NAME = 'mobilenetv1_classifier'
-INPUT_MODES = ('raw', 'compressed')
+INPUT_MODES = ('raw', 'compressed', 'hbmem')
 RELIABILITIES = ('auto', 'reliable', 'best_effort')
 #: Read-only string array the node publishes its class names in (VisionInfo points at it).
 CLASS_LABELS = 'class_labels'
@@ -26,13 +27,17 @@ NODE_OPTIONS: tuple[Option, ...] = (
     Option('input', '', 'raw',
            'raw: subscribe to `image` (sensor_msgs/Image); compressed: subscribe to '
            '`image/compressed` (sensor_msgs/CompressedImage, JPEG or PNG), resolved from '
-           'the remapped `image` topic the way image_transport does.',
+           'the remapped `image` topic the way image_transport does; hbmem: subscribe to '
+           '`image` as the TROS shared-memory image (hbm_img_msgs/HbmMsg*, what mipi_cam '
+           'publishes on /hbmem_img by default).',
            choices=INPUT_MODES),
     Option('reliability', '', 'auto',
-           'Image subscription reliability. auto: reliable when every publisher on the '
-           'topic is reliable, best effort otherwise or while there is none, re-checked '
-           'twice a second. A qos_overrides.<topic>.subscription.reliability parameter '
-           'other than auto takes precedence.',
+           'Image subscription reliability. auto: both a reliable and a best-effort '
+           'subscription while the topic has no publisher (a camera starting later is heard '
+           'from its first frame), then reliable when every publisher is reliable, best '
+           'effort otherwise, re-checked twice a second and switched without losing frames. '
+           'A qos_overrides.<topic>.subscription.reliability parameter other than auto takes '
+           'precedence.',
            choices=RELIABILITIES),
     Option('publish_overlay', '', True,
            'Publish `overlay` (the frame with the top-k drawn) while it has subscribers.',
@@ -40,6 +45,12 @@ NODE_OPTIONS: tuple[Option, ...] = (
     Option('autostart', '', True,
            'Configure and activate at start-up; false leaves the node unconfigured for '
            'a lifecycle manager.'),
+    Option('hbmem_type', '', 'auto',
+           'Message type of input hbmem: HbmMsg1080P, HbmMsg540P or HbmMsg480P, or auto (the '
+           'type of the publishers on the topic; HbmMsg1080P while there is none).',
+           choices=HBM_TYPE_CHOICES),
+    Option('hbmem_frame_id', '', 'camera',
+           'header.frame_id of the results of input hbmem (the message carries no frame_id).'),
 )
 
 #: Every declared parameter, in declaration order.

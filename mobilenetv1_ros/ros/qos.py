@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -14,6 +16,7 @@ __all__ = [
     'OVERLAY_QOS',
     'RESULTS_QOS',
     'IMAGE_QUEUE_DEPTH',
+    'OverlapFilter',
     'RELIABILITY_OVERRIDES',
     'image_qos',
     'matched_reliability',
@@ -96,3 +99,41 @@ def choose_reliability(override: str, requested: str, topic: str,
     if matched is None:
         return 'best_effort', 'no publisher yet; matching the first ones', True
     return matched, f'matched to the publishers on {topic}', True
+
+
+class OverlapFilter:
+    """Drops a frame another subscription of the same topic has just delivered.
+
+    While the node re-matches its reliability, two subscriptions are open at once and a
+    publisher both match sends each frame twice. A frame is a duplicate when a *different*
+    subscription delivered one with the same stamp within the last `window` seconds (and
+    `history` frames); frames of one subscription are never dropped, so a camera that stamps
+    every frame alike still works, and a stamp sent again later is a new frame.
+
+    Args:
+        history: Stamps remembered at most.
+        window: Seconds a stamp is remembered.
+    """
+
+    def __init__(self, history: int = 64, window: float = 2.0) -> None:
+        self._history = history
+        self._window = window
+        self._seen: OrderedDict[int, tuple[int, float]] = OrderedDict()
+
+    def admit(self, source: int, stamp_ns: int, now: float | None = None) -> bool:
+        """Return whether the frame is new: not just delivered by a subscription but `source`.
+
+        Args:
+            source: Identifies the subscription that delivered the frame.
+            stamp_ns: The frame's stamp in nanoseconds.
+            now: time.monotonic() of the delivery (default: now).
+        """
+        now = time.monotonic() if now is None else now
+        seen = self._seen.get(stamp_ns)
+        if seen is not None and seen[0] != source and now - seen[1] <= self._window:
+            return False
+        self._seen[stamp_ns] = (source, now)
+        self._seen.move_to_end(stamp_ns)
+        while len(self._seen) > self._history:
+            self._seen.popitem(last=False)
+        return True

@@ -17,12 +17,13 @@ import pytest
 import yaml
 from shared import CONFIG_DIR, REPO_ROOT
 
-from mobilenetv1_ros.ros.params import NODE_NAME, PARAMETERS
+from mobilenetv1_ros.ros.params import NODE_NAME, PARAMETERS, parameter
 
 LAUNCH_FILE = REPO_ROOT / 'launch' / 'classify.launch.py'
 PARAMS_FILE = CONFIG_DIR / 'classifier.yaml'
 EXPECTED_ARGUMENTS = {
-    'image_topic': '/image_raw',
+    'image_topic': '',  # chosen by input (test_image_topic_default_follows_the_input)
+    'input': '',
     'backend': '',
     'model_path': '',
     'labels_path': '',
@@ -124,12 +125,25 @@ def test_starts_the_setup_py_executable_of_this_package(launch_tree, setup_entry
 
 def test_remaps_the_node_input_and_passes_namespace_params_and_log_level(launch_tree):
     node = _calls(launch_tree, 'Node')[0]
-    assert ast.unparse(_keyword(node, 'remappings')) == \
-        "[('image', LaunchConfiguration('image_topic'))]"
+    assert ast.unparse(_keyword(node, 'remappings')) == "[('image', image_topic)]"
     assert ast.unparse(_keyword(node, 'namespace')) == "LaunchConfiguration('namespace')"
     assert ast.unparse(_keyword(node, 'parameters')) == \
         "[LaunchConfiguration('params_file'), overrides]"
     assert "LaunchConfiguration('log_level')" in ast.unparse(_keyword(node, 'arguments'))
+
+
+def test_image_topic_default_follows_the_input(launch_tree):
+    """input:=hbmem listens where mipi_cam's shared_mem mode publishes, else /image_raw."""
+    constants = _constants(launch_tree)
+    assert constants['INPUT_TOPICS'] == {'hbmem': '/hbmem_img'}
+    assert constants['DEFAULT_TOPIC'] == '/image_raw'
+    assert set(constants['INPUT_TOPICS']) <= set(parameter('input').choices)
+    assert 'input' in constants['PARAMETER_ARGUMENTS']
+    function = next(node for node in ast.walk(launch_tree)
+                    if isinstance(node, ast.FunctionDef) and node.name == '_classifier_node')
+    source = ast.unparse(function)
+    assert "LaunchConfiguration('image_topic').perform(context) or " \
+        "INPUT_TOPICS.get(overrides.get('input', ''), DEFAULT_TOPIC)" in source
 
 
 def test_argument_overrides_are_declared_parameters(launch_tree):
