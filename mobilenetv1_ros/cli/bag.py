@@ -57,6 +57,11 @@ if TYPE_CHECKING:
     from mobilenetv1_ros.bag.offline import FrameResult
     from mobilenetv1_ros.console.signals import StopSignals
 
+#: Default bounded wait of `bag play` for subscribers: long enough for a node that starts
+#: with the player to come up and be discovered, short enough not to stall a replay nobody
+#: listens to.
+WAIT_FOR_SUBSCRIBERS_S = 10.0
+
 __all__ = ['add_arguments', 'run']
 
 
@@ -104,9 +109,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     play.add_argument('--qos-depth', type=int, default=10, metavar='N',
                       help='history depth of each publisher; a reliable subscriber that falls '
                            'further behind loses frames (default: %(default)s)')
-    play.add_argument('--wait-for-subscribers', type=float, default=0.0, metavar='S',
+    play.add_argument('--wait-for-subscribers', type=float, default=WAIT_FOR_SUBSCRIBERS_S,
+                      metavar='S',
                       help='wait up to S seconds for a subscriber on every topic before '
-                           'starting (default: start at once)')
+                           'starting, then play anyway; 0 starts at once (default: '
+                           '%(default)s: a node started just before the player gets the '
+                           'whole bag)')
     play.set_defaults(bag_run=_play)
 
     record = commands.add_parser('record', help='record topics into a bag',

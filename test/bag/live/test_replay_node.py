@@ -8,6 +8,8 @@ golden class; every published frame without a result must be counted by the node
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,3 +126,37 @@ def test_sample_bag_replayed_into_the_node(rate: float, classifier_node: NodePro
     latencies = sorted((r.timestamp - sent[r.stamp_ns]) / 1e6 for r in results)
     assert latencies[len(latencies) // 2] < 500, latencies
     assert humble_problems(bag) == []
+
+
+def test_bag_play_started_with_the_node_loses_no_frame(node_env: dict[str, str], ros_node: Any,
+                                                      sample_bag_path: Path,
+                                                      tmp_path: Path) -> None:
+    """`bag play` launched right after the node's process, with its default options.
+
+    The player waits (bounded) for the node's subscription before it plays, so every one of
+    the bag's 90 frames reaches the node: classified, or counted as dropped by latest-frame-wins.
+    """
+    recorder = BagRecorder(ros_node, tmp_path / 'results', {
+        '/classification': 'vision_msgs/msg/Classification',
+        '/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray'})
+    node = NodeProcess(node_command({'backend': 'onnx', 'publish_overlay': False}),
+                       tmp_path / 'node.log', node_env, cwd=REPO_ROOT)
+    play = subprocess.run(
+        [sys.executable, '-m', 'mobilenetv1_ros', 'bag', 'play', str(sample_bag_path),
+         '--topics', TOPIC, '--remap', f'{TOPIC}:=/image'],
+        env=node_env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=180)
+    try:
+        assert play.returncode == 0, play.stderr
+        _wait(lambda: recorder.counts['/classification'] >= 45, 10.0)
+        time.sleep(2.5)
+    finally:
+        bag = recorder.close()
+        node.stop(signal.SIGINT, timeout=10.0)
+    counts = _node_counts(bag)
+    results = read_classifications(bag, ['/classification'])
+    report = f'player: {play.stdout.strip()} / node counters {counts}, results {len(results)}'
+    print(report)
+    assert counts.get('frames_received') == 90, report
+    assert counts['frames_classified'] == len(results), report
+    assert 90 == (counts['frames_classified'] + counts.get('frames_dropped', 0)
+                  + counts.get('frames_rejected', 0) + counts.get('frames_failed', 0)), report
