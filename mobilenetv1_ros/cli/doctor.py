@@ -27,6 +27,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mobilenetv1_ros.ros.params import HBM_PACKAGE
+from mobilenetv1_ros.ros.params import HBM_TYPES as HBM_MESSAGE_TYPES
+
 if TYPE_CHECKING:
     import argparse
 
@@ -34,8 +37,7 @@ __all__ = ['Check', 'add_arguments', 'run']
 
 #: TROS's shared-memory image messages (hbm_img_msgs, D-Robotics/hobot_msgs): mipi_cam's default
 #: io_method shared_mem publishes only these, on /hbmem_img, best effort.
-HBM_TYPES = ('hbm_img_msgs/msg/HbmMsg1080P', 'hbm_img_msgs/msg/HbmMsg540P',
-             'hbm_img_msgs/msg/HbmMsg480P')
+HBM_TYPES = tuple(f'{HBM_PACKAGE}/msg/{name}' for name in HBM_MESSAGE_TYPES)
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage', *HBM_TYPES)
 #: Device nodes of the RDK X5's BPU and of the ION allocator its runtime takes tensor memory
 #: from, as the board kernel registers them (D-Robotics/x5-kernel: drivers/soc/hobot/bpu/

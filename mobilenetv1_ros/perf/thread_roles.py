@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mobilenetv1_ros.ros.params import INFERENCE_THREAD
+
 if TYPE_CHECKING:
     from mobilenetv1_ros.perf.procstat import ThreadsSample
 
@@ -44,7 +46,7 @@ __all__ = [
 ]
 
 #: Kernel name of the node's inference thread: `mobilenetv1_inference` cut to 15 bytes.
-INFERENCE_THREAD_NAME = 'mobilenetv1_inference'[:15]
+INFERENCE_THREAD_NAME = INFERENCE_THREAD[:15]
 #: Name prefixes of middleware threads (Fast DDS names every thread it starts 'dds.*').
 MIDDLEWARE_PREFIXES = ('dds.',)
 #: The roles, in report order.

@@ -24,14 +24,12 @@ from builtin_interfaces.msg import Time
 
 from mobilenetv1_ros.core.errors import ConfigError, ImageError, UnsupportedEncodingError
 from mobilenetv1_ros.core.frames import ENCODINGS, RawFrame
+from mobilenetv1_ros.ros.params import HBM_PACKAGE, HBM_TYPES
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
 __all__ = [
-    'HBM_PACKAGE',
-    'HBM_TYPES',
-    'HBM_TYPE_CHOICES',
     'HbmView',
     'frame_from_hbm',
     'hbm_encoding',
@@ -41,12 +39,6 @@ __all__ = [
     'hbm_view',
 ]
 
-#: The interface package of the messages.
-HBM_PACKAGE = 'hbm_img_msgs'
-#: The message types the node takes, largest first (mipi_cam's default first).
-HBM_TYPES = ('HbmMsg1080P', 'HbmMsg540P', 'HbmMsg480P')
-#: Values of the hbmem_type parameter: auto takes the type the publishers on the topic have.
-HBM_TYPE_CHOICES = ('auto', *HBM_TYPES)
 
 _PRINTABLE = frozenset(string.ascii_letters + string.digits + '_-.;: ')
 

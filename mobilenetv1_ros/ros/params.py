@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from mobilenetv1_ros.options import PIPELINE_OPTIONS, Option
-from mobilenetv1_ros.ros.hbmem import HBM_TYPE_CHOICES
 
 __all__ = [
     'CLASS_LABELS',
+    'HBM_PACKAGE',
+    'HBM_TYPES',
+    'HBM_TYPE_CHOICES',
+    'INFERENCE_THREAD',
     'INPUT_MODES',
     'NODE_NAME',
     'NODE_OPTIONS',
@@ -17,8 +20,16 @@ __all__ = [
 
 #: Default name of the classifier node.
 NODE_NAME = 'mobilenetv1_classifier'
+#: Name of the node's inference thread (the kernel keeps its first 15 characters).
+INFERENCE_THREAD = 'mobilenetv1_inference'
 INPUT_MODES = ('raw', 'compressed', 'hbmem')
 RELIABILITIES = ('auto', 'reliable', 'best_effort')
+#: The TROS shared-memory image interface package and the message types the node takes,
+#: largest first (mipi_cam's default first).
+HBM_PACKAGE = 'hbm_img_msgs'
+HBM_TYPES = ('HbmMsg1080P', 'HbmMsg540P', 'HbmMsg480P')
+#: Values of the hbmem_type parameter: auto takes the type the publishers on the topic have.
+HBM_TYPE_CHOICES = ('auto', *HBM_TYPES)
 #: Read-only string array the node publishes its class names in (VisionInfo points at it).
 CLASS_LABELS = 'class_labels'
 

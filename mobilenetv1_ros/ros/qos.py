@@ -17,7 +17,6 @@ __all__ = [
     'RESULTS_QOS',
     'IMAGE_QUEUE_DEPTH',
     'OverlapFilter',
-    'RELIABILITY_OVERRIDES',
     'image_qos',
     'matched_reliability',
     'choose_reliability',
@@ -77,8 +76,6 @@ def reliability_override_name(topic: str) -> str:
     return f'qos_overrides.{topic}.subscription.reliability'
 
 
-#: Values of a qos_overrides.<topic>.subscription.reliability parameter.
-RELIABILITY_OVERRIDES = ('auto', 'reliable', 'best_effort')
 
 
 def choose_reliability(override: str, requested: str, topic: str,

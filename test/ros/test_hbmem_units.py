@@ -14,12 +14,12 @@ from rclpy.serialization import serialize_message
 from mobilenetv1_ros.core.errors import ImageError, UnsupportedEncodingError
 from mobilenetv1_ros.core.frames import bgr_to_nv12, frame_to_bgr
 from mobilenetv1_ros.ros.hbmem import (
-    HBM_TYPES,
     frame_from_hbm,
     hbm_encoding,
     hbm_type_name,
     hbm_view,
 )
+from mobilenetv1_ros.ros.params import HBM_TYPES
 from mobilenetv1_ros.ros.qos import OverlapFilter
 
 hbm_msgs = pytest.importorskip('hbm_img_msgs.msg', reason='hbm_img_msgs is not built here')
