@@ -18,7 +18,7 @@ from shared import REPO_ROOT
 from mobilenetv1_ros.cli.load import parse_parameter
 from mobilenetv1_ros.perf.load_text import format_report
 from mobilenetv1_ros.perf.procstat import machine_cpu_times, read_process
-from mobilenetv1_ros.perf.thread_roles import ROLES, UNATTRIBUTED
+from mobilenetv1_ros.perf.thread_roles import BY_NAME, ROLES, UNATTRIBUTED
 
 
 #: The loopback-only variant of config/fastdds_large_frames.xml that scripts and tests use.
@@ -99,6 +99,7 @@ def _check_thread_cpu(report: dict) -> None:
     cpu = report['thread_cpu']
     assert cpu['frames'] == report['node_received']
     assert cpu['threads']['executor'] == 1 and cpu['threads']['inference'] >= 1
+    assert cpu['inference_by'] == BY_NAME  # the node names its inference thread in the kernel
     assert cpu['threads']['middleware'] >= 1  # Fast DDS names its threads dds.*
     ms = cpu['ms_per_frame']
     assert ms['inference'] > 0 and ms['executor'] > 0
