@@ -3,7 +3,8 @@
 configure reads the parameters and loads the backend, activate subscribes and starts the
 inference thread, deactivate and cleanup release them again. The subscription callback only
 converts the frame to the model input and leaves it in a one-frame slot; the inference thread
-always takes the newest frame, so results never lag behind a backlog.
+always takes the newest frame, so results never lag behind a backlog. The subscriptions
+themselves (reliability matching, the hbmem message type) belong to ros.image_input.
 """
 
 from __future__ import annotations
@@ -30,15 +31,8 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import TransitionCallbackReturn
-from rclpy.qos import QoSPolicyKind, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
-
-try:
-    from rclpy.event_handler import SubscriptionEventCallbacks
-except ImportError:  # Humble
-    from rclpy.qos_event import SubscriptionEventCallbacks
-from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Header
+from sensor_msgs.msg import Image
 from vision_msgs.msg import Classification, LabelInfo, VisionInfo
 
 from mobilenetv1_ros.core import compressed
@@ -50,45 +44,15 @@ from mobilenetv1_ros.core.errors import (
     ImageTooLargeError,
     UnsupportedEncodingError,
 )
-from mobilenetv1_ros.core.stamps import stamp_ns
 from mobilenetv1_ros.loading import choose_backend, load_classifier
 from mobilenetv1_ros.options import ClassifierOptions
-from mobilenetv1_ros.ros.convert import (
-    classification_msg,
-    frame_from_compressed,
-    frame_from_image,
-    label_info_msg,
-    vision_info_msg,
-)
+from mobilenetv1_ros.ros.convert import classification_msg, label_info_msg, vision_info_msg
 from mobilenetv1_ros.ros.diagnostics import diagnostic_array, diagnostic_status
-from mobilenetv1_ros.ros.hbmem import (
-    frame_from_hbm,
-    hbm_message_class,
-    hbm_stamp,
-    hbm_type_name,
-    hbm_view,
-)
+from mobilenetv1_ros.ros.image_input import ImageInput
 from mobilenetv1_ros.ros.latest_frame import LatestSlot
 from mobilenetv1_ros.ros.overlay import OverlayPublisher
-from mobilenetv1_ros.ros.params import (
-    CLASS_LABELS,
-    HBM_TYPES,
-    INFERENCE_THREAD,
-    NODE_NAME,
-    PARAMETERS,
-    RELIABILITIES,
-)
-from mobilenetv1_ros.ros.qos import (
-    LATCHED_QOS,
-    OVERLAY_QOS,
-    IMAGE_QUEUE_DEPTH,
-    RESULTS_QOS,
-    OverlapFilter,
-    choose_reliability,
-    image_qos,
-    matched_reliability,
-    reliability_override_name,
-)
+from mobilenetv1_ros.ros.params import CLASS_LABELS, INFERENCE_THREAD, NODE_NAME, PARAMETERS
+from mobilenetv1_ros.ros.qos import LATCHED_QOS, OVERLAY_QOS, RESULTS_QOS
 from mobilenetv1_ros.ros.stats import NodeStats, Throttle
 
 if TYPE_CHECKING:
@@ -98,8 +62,8 @@ if TYPE_CHECKING:
     from rclpy.lifecycle import State
     from rclpy.parameter import Parameter
     from rclpy.publisher import Publisher
-    from rclpy.subscription import Subscription
     from rclpy.timer import Timer
+    from std_msgs.msg import Header
 
     from mobilenetv1_ros.core.frames import Frame
     from mobilenetv1_ros.core.pipeline import Classifier, Prepared
@@ -108,21 +72,8 @@ if TYPE_CHECKING:
 __all__ = ['NODE_NAME', 'ClassifierNode', 'main']
 
 DIAGNOSTICS_PERIOD_S = 1.0
-QOS_RECHECK_PERIOD_S = 0.5
 WORKER_JOIN_TIMEOUT_S = 10.0
 SPIN_PERIOD_S = 0.5
-
-
-@dataclass
-class _Listener:
-    """One subscription to the input topic."""
-
-    source: int
-    reliability: str
-    msg_type: type
-    subscription: Subscription
-    raw: bool = False
-    delivered: bool = False
 
 
 @dataclass
@@ -227,9 +178,7 @@ class ClassifierNode(LifecycleNode):
         self._throttle = Throttle(1.0)
         self._classifier: Classifier | None = None
         self._input = 'raw'
-        self._topic = ''
-        self._reliability = ''
-        self._reliability_reason = ''
+        self._image_input = ImageInput(self, self._on_input)
         self._database_version = 0
         self._results_pub: Publisher | None = None
         self._label_info_pub: Publisher | None = None
@@ -237,15 +186,6 @@ class ClassifierNode(LifecycleNode):
         self._overlay: OverlayPublisher | None = None
         self._diagnostics_pub: Publisher | None = None
         self._diagnostics_timer: Timer | None = None
-        self._qos_timer: Timer | None = None
-        self._listeners: list[_Listener] = []
-        self._overlap = OverlapFilter()
-        self._serial = 0
-        self._hbm_type = ''
-        self._frame_id = ''
-        self._hbm_type_class: type = type(None)
-        self._foreign_types: set[str] = set()
-        self._auto_reliability = False
         self._slot: LatestSlot[_Pending] | None = None
         self._worker: threading.Thread | None = None
         self._active = False
@@ -339,13 +279,8 @@ class ClassifierNode(LifecycleNode):
         """Enable the publishers, start the inference thread and subscribe."""
         classifier = self._classifier
         assert classifier is not None
-        base = self.resolve_topic_name('image')
-        self._topic = base if self._input != 'compressed' else f'{base.rstrip("/")}/compressed'
         try:
-            if self._input == 'hbmem':
-                self._hbm_type = self._choose_hbm_type()
-                self._frame_id = str(self._param('hbmem_frame_id'))
-            reliability, reason, auto = self._choose_reliability()
+            self._image_input.prepare(self._input)
         except ConfigError as error:
             self.get_logger().error(f'Activating failed: {error}')
             return TransitionCallbackReturn.FAILURE
@@ -355,17 +290,10 @@ class ClassifierNode(LifecycleNode):
         self._publish_label_info(classifier)
         self._publish_vision_info(classifier)
         self._slot = LatestSlot()
-        self._overlap = OverlapFilter()
         self._worker = threading.Thread(target=self._work, args=(self._slot, classifier),
                                         name=INFERENCE_THREAD, daemon=True)
         self._worker.start()
-        self._auto_reliability = auto
-        if auto and self._matched_reliability() is None:
-            self._listen_both()
-        else:
-            self._subscribe(reliability, reason)
-        if auto or (self._input == 'hbmem' and self._param('hbmem_type') == 'auto'):
-            self._qos_timer = self.create_timer(QOS_RECHECK_PERIOD_S, self._recheck_reliability)
+        self._image_input.start()
         self._active = True
         return TransitionCallbackReturn.SUCCESS
 
@@ -404,11 +332,7 @@ class ClassifierNode(LifecycleNode):
 
     def _stop_input(self) -> None:
         self._active = False
-        if self._qos_timer is not None:
-            self.destroy_timer(self._qos_timer)
-            self._qos_timer = None
-        for listener in list(self._listeners):
-            self._close(listener)
+        self._image_input.stop()
         if self._slot is not None:
             if self._slot.close():
                 self.stats.dropped()
@@ -436,224 +360,14 @@ class ClassifierNode(LifecycleNode):
             self._classifier.close()
             self._classifier = None
 
-    # ---------------------------------------------------------------- QoS
-
-    def _choose_reliability(self) -> tuple[str, str, bool]:
-        """Return (reliability, why, whether to keep matching it to the publishers)."""
-        override_name = reliability_override_name(self._topic)
-        if not self.has_parameter(override_name):
-            self.declare_parameter(override_name, 'auto', ParameterDescriptor(
-                name=override_name, read_only=True,
-                description=f'Reliability of the subscription to {self._topic}: reliable, '
-                            'best_effort, or auto (the reliability parameter decides)',
-                additional_constraints='one of: ' + ', '.join(RELIABILITIES)))
-        override = self._param(override_name)
-        if override not in RELIABILITIES:
-            raise ConfigError(f'Parameter {override_name} = {override!r} is not one of: '
-                              f'{", ".join(RELIABILITIES)}')
-        return choose_reliability(override, self._param('reliability'), self._topic,
-                                  self._publisher_reliabilities())
-
-    def _publisher_reliabilities(self) -> list[ReliabilityPolicy]:
-        return [info.qos_profile.reliability
-                for info in self.get_publishers_info_by_topic(self._topic)]
-
-    def _matched_reliability(self) -> str | None:
-        return matched_reliability(self._publisher_reliabilities())
-
-    def _input_type(self) -> type:
-        if self._input == 'raw':
-            return Image
-        if self._input == 'compressed':
-            return CompressedImage
-        return hbm_message_class(self._hbm_type)
-
-    def _choose_hbm_type(self) -> str:
-        """Return the HbmMsg type to take: the parameter's, else the publishers' (or 1080P)."""
-        requested = str(self._param('hbmem_type'))
-        name = requested if requested != 'auto' else (self._publisher_hbm_type()
-                                                      or HBM_TYPES[0])
-        hbm_message_class(name)  # fails at activate, naming the package, not at each frame
-        return name
-
-    def _publisher_hbm_type(self) -> str | None:
-        """Return the HbmMsg type the publishers on the topic send, None while there is none.
-
-        A publisher of any other type is reported once, naming its type: its frames can
-        never reach the node.
-        """
-        found = None
-        for info in self.get_publishers_info_by_topic(self._topic):
-            name = hbm_type_name(info.topic_type)
-            if name is not None:
-                found = found or name
-            elif info.topic_type not in self._foreign_types:
-                self._foreign_types.add(info.topic_type)
-                self.get_logger().error(
-                    f'A publisher on {self._topic} sends {info.topic_type}, which input hbmem '
-                    f'cannot take (hbm_img_msgs/msg/{", ".join(HBM_TYPES)})')
-        return found
-
-    def _open(self, reliability: str, *, quiet: bool = False) -> _Listener:
-        """Subscribe to the input topic with `reliability`, next to any open subscription.
-
-        Args:
-            reliability: 'reliable' or 'best_effort'.
-            quiet: Do not warn about publishers whose QoS this subscription cannot match
-                (another subscription of the node matches them).
-        """
-        msg_type = self._input_type()
-        # HbmMsg as serialized bytes: rclpy would copy the whole fixed array into Python.
-        raw = self._input == 'hbmem'
-        self._hbm_type_class = msg_type
-        self._serial += 1
-        source = self._serial
-        overriding = QoSOverridingOptions(policy_kinds=(QoSPolicyKind.HISTORY,
-                                                        QoSPolicyKind.DEPTH))
-        events = SubscriptionEventCallbacks(incompatible_qos=lambda _: None) if quiet else None
-
-        def callback(msg: Any) -> None:
-            self._on_frame(source, msg)
-
-        subscription = self.create_subscription(
-            msg_type, self._topic, callback, image_qos(reliability),
-            qos_overriding_options=overriding, event_callbacks=events, raw=raw)
-        listener = _Listener(source, reliability, msg_type, subscription, raw)
-        self._listeners.append(listener)
-        return listener
-
-    def _close(self, listener: _Listener, *, drain: bool = False) -> None:
-        """Unsubscribe; with `drain`, first hand on the frames still queued in the subscription."""
-        if drain:
-            self._drain(listener)
-        self._listeners.remove(listener)
-        self.destroy_subscription(listener.subscription)
-
-    def _drain(self, listener: _Listener) -> None:
-        subscription = listener.subscription
-        # rclpy has no public "take"; its executors call the handle's take_message (Humble and
-        # later alike). Queued frames are mostly duplicates of the kept subscription's, which
-        # the overlap filter drops; any other one is delivered instead of destroyed.
-        for _ in range(IMAGE_QUEUE_DEPTH * 10):
-            try:
-                with subscription.handle:
-                    taken = subscription.handle.take_message(listener.msg_type, listener.raw)
-            except Exception:  # noqa: BLE001 - an rclpy without this call only skips the drain
-                return
-            if taken is None:
-                return
-            self._on_frame(listener.source, taken[0])
-
-    def _announce(self, reliability: str, reason: str) -> None:
-        self._reliability, self._reliability_reason = reliability, reason
-        names = ', '.join(sorted({listener.msg_type.__name__ for listener in self._listeners}))
-        self.get_logger().info(f'Subscribed to {self._topic} ({names}, {reliability}: {reason})')
-
-    def _subscribe(self, reliability: str, reason: str) -> None:
-        """Replace every subscription by one with `reliability` (a fixed choice, or at start)."""
-        for listener in list(self._listeners):
-            self._close(listener, drain=True)
-        self._open(reliability)
-        self._announce(reliability, reason)
-
-    def _listen_both(self) -> None:
-        """Subscribe reliable and best effort at once while the topic has no publisher.
-
-        A publisher appearing then is heard from its first frame whatever its reliability: a
-        reliable one through the reliable subscription (large frames included), a best-effort
-        one through the other. The reliable one is created first because discovery announces
-        a node's subscriptions in creation order: a reliable publisher matches it before the
-        best-effort one and so never sends its first frame to the best-effort one alone.
-        """
-        kinds = [listener.reliability for listener in self._listeners]
-        if kinds == ['reliable', 'best_effort']:
-            return
-        old = list(self._listeners)
-        if 'reliable' not in kinds:
-            self._open('reliable', quiet=True)
-        self._open('best_effort')
-        for listener in old:
-            if listener.reliability == 'best_effort':
-                self._close(listener, drain=True)
-        self._announce('reliable and best_effort',
-                       'no publisher yet; matching the first ones')
-
-    def _is_matched(self, listener: _Listener) -> bool:
-        """Whether the subscription has matched every publisher on the topic."""
-        count = getattr(listener.subscription, 'get_publisher_count', None)
-        if count is None:
-            # Humble's rclpy cannot count a subscription's matches: a delivered frame shows it.
-            return listener.delivered
-        module = listener.msg_type.__module__.split('.')[0]
-        type_name = f'{module}/msg/{listener.msg_type.__name__}'
-        publishers = [info for info in self.get_publishers_info_by_topic(self._topic)
-                      if info.topic_type == type_name]
-        return bool(count() >= len(publishers))
-
-    def _recheck_reliability(self) -> None:
-        """Follow the publishers' type and reliability without losing a frame in the switch.
-
-        Make before break: a subscription of the new reliability is opened next to the old
-        one; the old one is drained and closed only once the new one has matched every
-        publisher. The overlap filter drops the frames both deliver.
-        """
-        if self._input == 'hbmem' and self._param('hbmem_type') == 'auto':
-            found = self._publisher_hbm_type()
-            if found is not None and found != self._hbm_type:
-                # Subscriptions of the old type never matched these publishers: nothing is lost.
-                self._hbm_type = found
-                for listener in list(self._listeners):
-                    self._close(listener)
-                self.get_logger().info(f'Publishers on {self._topic} send {found}')
-        if not self._auto_reliability:
-            if not self._listeners:
-                self._subscribe(self._reliability, self._reliability_reason)
-            return
-        matched = self._matched_reliability()
-        if matched is None:
-            self._listen_both()
-            return
-        wanted = [listener for listener in self._listeners if listener.reliability == matched]
-        if not wanted:
-            self._open(matched)
-            return
-        keep = wanted[-1]
-        others = [listener for listener in self._listeners if listener is not keep]
-        if others and self._is_matched(keep):
-            for listener in others:
-                self._close(listener, drain=True)
-            self._announce(matched, f'matched to the publishers on {self._topic}')
-
     # ---------------------------------------------------------------- frames
 
-    def _on_frame(self, source: int, msg: Any) -> None:
-        """Take a message of any input mode; drop it if another subscription delivered it."""
-        received = time.perf_counter()
-        for listener in self._listeners:
-            if listener.source == source:
-                listener.delivered = True
-        if self._input == 'hbmem':
-            try:
-                msg = hbm_view(msg, self._hbm_type_class)
-            except ImageError as error:
-                self._reject_input(Header(frame_id=self._frame_id), error)
-                return
-            header = Header(stamp=hbm_stamp(msg), frame_id=self._frame_id)
+    def _on_input(self, header: Header, frame: Frame | ImageError, received: float) -> None:
+        """Take a frame from the image input, or count the message that was not one."""
+        if isinstance(frame, ImageError):
+            self._reject_input(header, frame)
         else:
-            header = msg.header
-        if not self._overlap.admit(source, stamp_ns(header.stamp)):
-            return
-        if self._input == 'raw':
-            frame: Frame = frame_from_image(msg)
-        elif self._input == 'compressed':
-            frame = frame_from_compressed(msg)
-        else:
-            try:
-                frame = frame_from_hbm(msg)
-            except ImageError as error:
-                self._reject_input(header, error)
-                return
-        self._accept(header, frame, received)
+            self._accept(header, frame, received)
 
     def _reject_input(self, header: Header, error: ImageError) -> None:
         """Count and report a message that is not even a frame, as _accept does a bad frame."""
@@ -745,11 +459,12 @@ class ClassifierNode(LifecycleNode):
         publisher, classifier = self._diagnostics_pub, self._classifier
         if publisher is None or classifier is None:
             return
+        image_input = self._image_input
         details = [
             ('state', 'active' if self._active else 'inactive'),
-            ('input_topic', self._topic),
-            ('reliability', f'{self._reliability} ({self._reliability_reason})'
-             if self._reliability else ''),
+            ('input_topic', image_input.topic),
+            ('reliability', f'{image_input.reliability} ({image_input.reliability_reason})'
+             if image_input.reliability else ''),
             ('backend', classifier.backend.name),
             ('model', str(classifier.backend.model_path)),
             ('labels', classifier.labels.source),
