@@ -10,7 +10,7 @@ from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Classification, LabelInfo, ObjectHypothesis, VisionClass, VisionInfo
 
-from mobilenetv1_ros.core.frames import CompressedFrame, RawFrame
+from mobilenetv1_ros.core.frames import CompressedFrame
 from mobilenetv1_ros.core.stamps import split_ns
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = [
     'classification_msg',
     'frame_from_compressed',
-    'frame_from_image',
     'frame_msg',
     'image_msg',
     'label_info_msg',
@@ -39,12 +38,6 @@ def stamp_from_ns(nanoseconds: int) -> Time:
     """Return a builtin_interfaces/Time of a nanosecond count."""
     sec, nanosec = split_ns(nanoseconds)
     return Time(sec=sec, nanosec=nanosec)
-
-
-def frame_from_image(msg: Image) -> RawFrame:
-    """Wrap a sensor_msgs/Image as a core frame; the pixels are not copied."""
-    return RawFrame(msg.encoding, msg.width, msg.height, msg.step,
-                    np.frombuffer(msg.data, np.uint8))
 
 
 def frame_from_compressed(msg: CompressedImage) -> CompressedFrame:

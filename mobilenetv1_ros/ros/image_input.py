@@ -28,7 +28,8 @@ from std_msgs.msg import Header
 from mobilenetv1_ros.core.errors import ConfigError, ImageError
 from mobilenetv1_ros.core.frames import Frame
 from mobilenetv1_ros.core.stamps import stamp_ns
-from mobilenetv1_ros.ros.convert import frame_from_compressed, frame_from_image
+from mobilenetv1_ros.ros.convert import frame_from_compressed
+from mobilenetv1_ros.ros.image_cdr import image_view
 from mobilenetv1_ros.ros.hbmem import (
     frame_from_hbm,
     hbm_message_class,
@@ -220,8 +221,8 @@ class ImageInput:
                 (another subscription of the node matches them).
         """
         msg_type = self._input_type()
-        # HbmMsg as serialized bytes: rclpy would copy the whole fixed array into Python.
-        raw = self.mode == 'hbmem'
+        # Image and HbmMsg as serialized bytes, read in place: rclpy would copy the pixels.
+        raw = self.mode in ('raw', 'hbmem')
         self._hbm_type_class = msg_type
         self._serial += 1
         source = self._serial
@@ -366,6 +367,13 @@ class ImageInput:
                 self._deliver(Header(frame_id=self._frame_id), error, received)
                 return
             header = Header(stamp=hbm_stamp(msg), frame_id=self._frame_id)
+        elif self.mode == 'raw':
+            try:
+                msg = image_view(msg)
+            except ImageError as error:
+                self._deliver(Header(), error, received)
+                return
+            header = msg.header
         else:
             header = msg.header
         if not self._overlap.admit(source, stamp_ns(header.stamp)):
@@ -380,7 +388,8 @@ class ImageInput:
     def _frame(self, msg: Any) -> Frame:
         """Wrap a message (an HbmView for hbmem) as a core frame; the pixels are not copied."""
         if self.mode == 'raw':
-            return frame_from_image(msg)
+            frame: Frame = msg.frame
+            return frame
         if self.mode == 'compressed':
             return frame_from_compressed(msg)
         return frame_from_hbm(msg)
