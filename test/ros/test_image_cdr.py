@@ -16,7 +16,8 @@ from mobilenetv1_ros.ros.image_cdr import image_view
 
 @settings(max_examples=150, deadline=None)
 # A string field is a C string on the wire: a NUL ends it (rclpy's own round trip too).
-@given(frame_id=st.text(st.characters(blacklist_characters='\x00'), max_size=40), encoding=st.sampled_from(sorted(ENCODINGS)),
+@given(frame_id=st.text(st.characters(blacklist_characters='\x00'), max_size=40),
+       encoding=st.sampled_from(sorted(ENCODINGS)),
        width=st.integers(0, 70), height=st.integers(0, 9), pad=st.integers(0, 5),
        sec=st.integers(-2**31, 2**31 - 1), nanosec=st.integers(0, 10**9 - 1),
        is_bigendian=st.integers(0, 1), seed=st.integers(0, 2**32 - 1))
