@@ -24,52 +24,16 @@ STAMPS="$VENV/.stamps"
 
 log() { printf '[board] %s\n' "$*" >&2; }
 die() { printf '[board] ERROR: %s\n' "$*" >&2; exit 1; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# shellcheck source=scripts/lib.sh
+source "$REPO/scripts/lib.sh"
+STEPS_FORCE="${BOARD_LANE_FORCE:-0}"
 
 skip_lane() {
     printf '\n%s\n' '=========================================================================' >&2
     printf 'BOARD LANE SKIPPED: %s\n' "$*" >&2
     printf '%s\n\n' '=========================================================================' >&2
     exit 0
-}
-
-# Hash of the given strings and the contents of the given files (in the given order).
-hash_inputs() {
-    local item
-    for item in "$@"; do
-        if [[ -f "$item" ]]; then
-            printf 'file %s\n' "${item#"$REPO"/}"
-            sha256sum < "$item"
-        else
-            printf 'text %s\n' "$item"
-        fi
-    done | sha256sum | cut -c1-32
-}
-
-files_under() {
-    local dir
-    for dir in "$@"; do
-        [[ -d "$dir" ]] && find "$dir" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print
-    done | LC_ALL=C sort
-}
-
-stamp_ok() {
-    [[ "${BOARD_LANE_FORCE:-0}" != 1 && -f "$STAMPS/$1" && "$(cat "$STAMPS/$1")" == "$2" ]]
-}
-stamp_set() { mkdir -p "$STAMPS"; printf '%s\n' "$2" > "$STAMPS/$1"; }
-
-run_step() {
-    local name="$1" key="$2" func="$3" start
-    start="$(now)"
-    if stamp_ok "$name" "$key"; then
-        log "$(printf '%-10s up to date  %5ss' "$name" "$(elapsed "$start")")"
-        return 0
-    fi
-    rm -f "$STAMPS/$name"
-    "$func"
-    stamp_set "$name" "$key"
-    log "$(printf '%-10s done        %5ss' "$name" "$(elapsed "$start")")"
 }
 
 # A Python 3.10 that can create venvs: $BOARD_PYTHON, python3.10 on PATH, or pyenv's newest 3.10.
@@ -229,20 +193,12 @@ main() {
     check_stack
     flock -u 9
 
-    # Default to the whole test/ tree unless the arguments name test paths themselves.
-    local paths=(test/) arg
-    for arg in "$@"; do
-        [[ "$arg" == -* ]] && continue
-        if [[ -e "${arg%%::*}" || -e "$REPO/${arg%%::*}" ]]; then
-            paths=()
-            break
-        fi
-    done
+    pytest_paths "$@"
 
     cd "$REPO"
     local rc=0
     MOBILENETV1_ROS_BOARD_LANE=1 PYTHONDONTWRITEBYTECODE=1 "$VENV/bin/python" -m pytest \
-        -m board --strict-markers -p no:cacheprovider -ra "${paths[@]}" "$@" &
+        -m board --strict-markers -p no:cacheprovider -ra "${PYTEST_PATHS[@]}" "$@" &
     wait $! || rc=$?
     if ((rc == 5)); then
         if (($#)); then

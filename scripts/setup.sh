@@ -22,58 +22,14 @@ INTERFACE_PACKAGES=(vision_msgs hbm_img_msgs)
 log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
-# Hash of the given strings and the contents of the given files (in the given order).
-hash_inputs() {
-    local item
-    for item in "$@"; do
-        if [[ -f "$item" ]]; then
-            printf 'file %s\n' "${item#"$REPO"/}"
-            sha256sum < "$item"
-        else
-            printf 'text %s\n' "$item"
-        fi
-    done | sha256sum | cut -c1-32
-}
-
-# Files below the given directories, sorted, NUL-free (paths in this repo have no newlines).
-files_under() {
-    local dir
-    for dir in "$@"; do
-        [[ -d "$dir" ]] && find "$dir" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print
-    done | LC_ALL=C sort
-}
+# shellcheck source=scripts/lib.sh
+source "$REPO/scripts/lib.sh"
+STEPS_FORCE="${SETUP_FORCE:-0}"
 
 # Temporary directories, removed at exit.
 TMP_ROOT="$(mktemp -d "${TMPDIR:-/tmp}/mobilenetv1_ros-setup.XXXXXX")"
 trap 'rm -rf "$TMP_ROOT"' EXIT
 make_tmp() { mktemp -d "$TMP_ROOT/$1.XXXXXX"; }
-
-stamp_ok() { [[ "${SETUP_FORCE:-0}" != 1 && -f "$STAMPS/$1" && "$(cat "$STAMPS/$1")" == "$2" ]]; }
-stamp_set() { mkdir -p "$STAMPS"; printf '%s\n' "$2" > "$STAMPS/$1"; }
-
-# run_step NAME KEY FUNCTION [ARG...]: run FUNCTION ARG... unless the stamp NAME equals KEY;
-# print the time.
-run_step() {
-    local name="$1" key="$2" func="$3" start
-    shift 3
-    start="$(now)"
-    if stamp_ok "$name" "$key"; then
-        log "$(printf '%-14s up to date  %5ss' "$name" "$(elapsed "$start")")"
-        return 0
-    fi
-    rm -f "$STAMPS/$name"
-    NO_STAMP=0
-    "$func" "$@"
-    if ((NO_STAMP)); then
-        log "$(printf '%-14s FAILED      %5ss  (not fatal, retried next run)' "$name" "$(elapsed "$start")")"
-        return 0
-    fi
-    stamp_set "$name" "$key"
-    log "$(printf '%-14s done        %5ss' "$name" "$(elapsed "$start")")"
-}
 
 # ---------------------------------------------------------------------------------------------
 # 0. Preflight: system tools. Print the one apt-get command that installs what is missing.

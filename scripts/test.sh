@@ -89,6 +89,8 @@ cleanup() {
 
 # A free domain id (DOMAIN_ID), its lock held on fd 8 for the whole run.
 source "$REPO/scripts/ros_domain.sh"
+# shellcheck source=scripts/lib.sh
+source "$REPO/scripts/lib.sh"
 
 SHM_BEFORE="$(shm_segments)"
 RUN_TOKEN="$$-$(date +%s%N)"
@@ -109,21 +111,13 @@ unset ROS_STATIC_PEERS
 export AMENT_PREFIX_PATH="$VENV"
 export PYTHONDONTWRITEBYTECODE=1
 
-# Default to the whole test/ tree unless the arguments name test paths themselves.
-paths=(test/)
-for arg in "$@"; do
-    [[ "$arg" == -* ]] && continue
-    if [[ -e "${arg%%::*}" || -e "$REPO/${arg%%::*}" ]]; then
-        paths=()
-        break
-    fi
-done
+pytest_paths "$@"
 
 cd "$REPO"
 log "ROS_DOMAIN_ID=$ROS_DOMAIN_ID ROS_HOME=$ROS_HOME"
 rc=0
 # In the background so that INT/TERM reach the trap (and the cleanup) at once.
-"$VENV/bin/python" -m pytest -ra "${paths[@]}" "$@" &
+"$VENV/bin/python" -m pytest -ra "${PYTEST_PATHS[@]}" "$@" &
 wait $! || rc=$?
 if ((rc == 5)); then
     log 'pytest collected no tests: treated as a failure'

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Callable
 
 import pytest
 from shared import IMAGES_DIR, REPO_ROOT
@@ -43,26 +44,41 @@ def _wait_for(predicate, timeout: float) -> bool:
     return False
 
 
-@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGHUP, signal.SIGINT],
-                         ids=lambda s: signal.Signals(s).name)
-def test_load_stops_its_node_and_exits_with_the_signal(signum: int, node_env) -> None:
-    command = [sys.executable, '-m', 'mobilenetv1_ros', 'load', '--duration', '60',
-               '--size', '320x240', '--fps', '10', '--param', 'backend:=onnx',
-               '--param', 'num_threads:=1']
-    tool = subprocess.Popen(command, env=node_env, cwd=REPO_ROOT, stdout=subprocess.PIPE,
+def _stop_with(signum: int, command: list[str], env: dict[str, str],
+               ready: Callable[[subprocess.Popen[str]], bool]) -> tuple[int, str]:
+    """Start a command, wait until `ready(process)`, send `signum`; return (exit code, stderr)."""
+    tool = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait_for(lambda: bool(_node_children(tool.pid)), 90), 'the node never started'
-        node = _node_children(tool.pid)[0]
-        time.sleep(3.0)
+        assert ready(tool), 'the command did not get going'
         tool.send_signal(signum)
         _, err = tool.communicate(timeout=60)
     finally:
         if tool.poll() is None:
             tool.kill()
             tool.wait()
-    assert tool.returncode == 128 + signum, err
+    return tool.returncode, err
+
+
+@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGHUP, signal.SIGINT],
+                         ids=lambda s: signal.Signals(s).name)
+def test_load_stops_its_node_and_exits_with_the_signal(signum: int, node_env) -> None:
+    command = [sys.executable, '-m', 'mobilenetv1_ros', 'load', '--duration', '60',
+               '--size', '320x240', '--fps', '10', '--param', 'backend:=onnx',
+               '--param', 'num_threads:=1']
+    nodes: list[int] = []
+
+    def node_running(tool: subprocess.Popen[str]) -> bool:
+        if not _wait_for(lambda: bool(_node_children(tool.pid)), 90):
+            return False
+        nodes.extend(_node_children(tool.pid))
+        time.sleep(3.0)
+        return True
+
+    code, err = _stop_with(signum, command, node_env, node_running)
+    assert code == 128 + signum, err
     assert 'Traceback' not in err, err
+    node = nodes[0]
     assert _wait_for(lambda: not os.path.exists(f'/proc/{node}') or
                      open(f'/proc/{node}/stat').read().rsplit(')', 1)[1].split()[0] == 'Z', 20)
 
@@ -76,16 +92,11 @@ def test_evaluate_ends_on_a_stop_signal_without_a_traceback(signum: int, tmp_pat
     listing.write_text(''.join(f'{photo} 0\n' for photo in photos * 400))
     command = [sys.executable, '-m', 'mobilenetv1_ros', 'evaluate', str(listing),
                '--models', 'onnx:int8', '--threads', '1']
-    tool = subprocess.Popen(command, env=node_env, cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
+
+    def still_running_after_a_while(tool: subprocess.Popen[str]) -> bool:
         time.sleep(8.0)
-        assert tool.poll() is None, tool.communicate()
-        tool.send_signal(signum)
-        _, err = tool.communicate(timeout=60)
-    finally:
-        if tool.poll() is None:
-            tool.kill()
-            tool.wait()
-    assert tool.returncode == 128 + signum, err
+        return tool.poll() is None
+
+    code, err = _stop_with(signum, command, node_env, still_running_after_a_while)
+    assert code == 128 + signum, err
     assert 'Traceback' not in err, err
