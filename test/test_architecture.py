@@ -32,16 +32,18 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     'export': frozenset({'core'}),
     'options': frozenset({'export', 'core'}),
     'loading': frozenset({'options', 'export', 'core'}),
-    'ros': frozenset({'loading', 'options', 'export', 'core'}),
+    'ros': frozenset({'loading', 'options', 'export', 'core', 'procfs'}),
     # The live player and recorder use rclpy directly, never the node's ros layer.
     'bag': frozenset({'loading', 'options', 'export', 'core', 'console'}),
-    'harness': frozenset({'ros', 'loading', 'options', 'export', 'core'}),
+    'harness': frozenset({'ros', 'loading', 'options', 'export', 'core', 'procfs'}),
     'perf': frozenset({'harness', 'bag', 'ros', 'loading', 'options', 'export', 'core',
-                       'console'}),
+                       'console', 'procfs'}),
     'cli': frozenset({'perf', 'harness', 'bag', 'ros', 'loading', 'options', 'export', 'core',
-                      'console'}),
+                      'console', 'procfs'}),
     # Leaf utilities of the command-line tools (progress bars, stop signals).
     'console': frozenset(),
+    # Leaf readers of the kernel's accounting in /proc (the node's diagnostics, the tools).
+    'procfs': frozenset(),
     # mobilenetv1_ros/__init__.py: the version, nothing else.
     'package': frozenset(),
     # Entry shims for `python -m`: each imports only its target.
@@ -49,7 +51,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     'shim:main': frozenset({'cli'}),
 }
 #: Layers that must work without ROS: no rclpy, no message packages, not even lazily.
-ROS_FREE_LAYERS = ('core', 'export', 'options', 'loading')
+ROS_FREE_LAYERS = ('core', 'export', 'options', 'loading', 'procfs')
 #: The bag layer's live tools (they publish and subscribe); the rest of bag/ is offline.
 LIVE_BAG_MODULES = frozenset({f'{PACKAGE}.bag.player', f'{PACKAGE}.bag.recorder',
                               f'{PACKAGE}.bag.ros_types'})
@@ -169,7 +171,8 @@ def layer_of(module: str) -> str | None:
         return None
     if len(parts) == 1:
         return 'package'
-    if parts[1] in ('core', 'export', 'ros', 'bag', 'harness', 'perf', 'cli', 'console'):
+    if parts[1] in ('core', 'export', 'ros', 'bag', 'harness', 'perf', 'cli', 'console',
+                    'procfs'):
         return parts[1]
     return {'options': 'options', 'loading': 'loading',
             'node': 'shim:node', '__main__': 'shim:main'}.get(parts[1])

@@ -14,8 +14,8 @@ from mobilenetv1_ros.harness.frames import photo_frame
 from mobilenetv1_ros.harness.peer import ClassifierPeer
 from mobilenetv1_ros.harness.process import NodeProcess, node_command, wait_for_subscription
 from mobilenetv1_ros.perf.machine import latency_stats
-from mobilenetv1_ros.perf.procstat import read_threads
-from mobilenetv1_ros.perf.thread_roles import role_cpu
+from mobilenetv1_ros.procfs.procstat import read_threads
+from mobilenetv1_ros.procfs.thread_roles import role_cpu
 from mobilenetv1_ros.ros.convert import frame_msg, stamp_from_ns
 
 if TYPE_CHECKING:

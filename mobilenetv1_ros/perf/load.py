@@ -35,7 +35,7 @@ from mobilenetv1_ros.perf.load_series import Windows
 from mobilenetv1_ros.perf.load_settings import DEFAULT_PHOTOS, NAMESPACE
 from mobilenetv1_ros.perf.load_summary import exit_check, node_exit, read_all, summarize
 from mobilenetv1_ros.perf.machine import load_average
-from mobilenetv1_ros.perf.procstat import read_process
+from mobilenetv1_ros.procfs.procstat import read_process
 from mobilenetv1_ros.ros.convert import frame_msg
 
 if TYPE_CHECKING:

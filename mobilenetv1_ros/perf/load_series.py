@@ -6,8 +6,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from mobilenetv1_ros.perf.machine import latency_stats
-from mobilenetv1_ros.perf.procstat import read_process, read_threads
-from mobilenetv1_ros.perf.thread_roles import role_cpu
+from mobilenetv1_ros.procfs.procstat import read_process, read_threads
+from mobilenetv1_ros.procfs.thread_roles import role_cpu
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from mobilenetv1_ros.perf.load_series import diag_float, diag_int
 from mobilenetv1_ros.perf.machine import latency_stats, load_average
-from mobilenetv1_ros.perf.procstat import (
+from mobilenetv1_ros.procfs.procstat import (
     machine_cpu_times,
     read_process,
     read_threads,
 )
-from mobilenetv1_ros.perf.thread_roles import role_cpu
+from mobilenetv1_ros.procfs.thread_roles import role_cpu
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from mobilenetv1_ros.harness.process import NodeProcess
     from mobilenetv1_ros.perf.load_settings import LoadSettings
     from mobilenetv1_ros.perf.load_sender import RateSender, Sent
-    from mobilenetv1_ros.perf.procstat import ProcessSample, ThreadsSample
+    from mobilenetv1_ros.procfs.procstat import ProcessSample, ThreadsSample
 
 __all__ = ['Reading', 'exit_check', 'node_exit', 'read_all', 'summarize']
 

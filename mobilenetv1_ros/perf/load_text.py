@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mobilenetv1_ros.perf.thread_roles import ROLES, UNATTRIBUTED
+from mobilenetv1_ros.procfs.thread_roles import ROLES, UNATTRIBUTED
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -11,9 +11,10 @@ if TYPE_CHECKING:
 
     from builtin_interfaces.msg import Time
 
+    from mobilenetv1_ros.ros.cpu_meter import CpuPeriod
     from mobilenetv1_ros.ros.stats import Snapshot
 
-__all__ = ['diagnostic_array', 'diagnostic_status']
+__all__ = ['cpu_values', 'diagnostic_array', 'diagnostic_status']
 
 
 def _assess(snapshot: Snapshot, active: bool) -> tuple[bytes, str]:
@@ -32,9 +33,20 @@ def _assess(snapshot: Snapshot, active: bool) -> tuple[bytes, str]:
     return DiagnosticStatus.OK, f'{snapshot.output_rate_hz:.1f} results/s'
 
 
+def cpu_values(period: CpuPeriod | None) -> list[tuple[str, str]]:
+    """Return the CPU figures of a period: `cpu_pct`, `cpu_<role>_ms_per_frame` (with frames)."""
+    if period is None:
+        return []
+    values = [('cpu_pct', f'{period.cpu_pct:.1f}')]
+    values += [(f'cpu_{key}_ms_per_frame', f'{ms:.3f}')
+               for key, ms in period.ms_per_frame.items() if ms is not None]
+    return values
+
+
 def diagnostic_status(snapshot: Snapshot, *, name: str, hardware_id: str, active: bool,
-                      details: Sequence[tuple[str, str]] = ()) -> DiagnosticStatus:
-    """Build the node's DiagnosticStatus: level, summary, rates, counts and latencies.
+                      details: Sequence[tuple[str, str]] = (),
+                      cpu: CpuPeriod | None = None) -> DiagnosticStatus:
+    """Build the node's DiagnosticStatus: level, summary, rates, counts, latencies and CPU.
 
     ERROR while frames fail in the backend, WARN while frames are rejected, OK otherwise.
     """
@@ -56,6 +68,7 @@ def diagnostic_status(snapshot: Snapshot, *, name: str, hardware_id: str, active
     for stage, latency in snapshot.latency.items():
         values.append((f'{stage}_ms_p50', f'{latency.p50_ms:.3f}'))
         values.append((f'{stage}_ms_p95', f'{latency.p95_ms:.3f}'))
+    values += cpu_values(cpu)
     values += list(details)
     return DiagnosticStatus(level=level, name=name, message=message, hardware_id=hardware_id,
                             values=[KeyValue(key=key, value=value) for key, value in values])

@@ -47,6 +47,7 @@ from mobilenetv1_ros.core.errors import (
 from mobilenetv1_ros.loading import choose_backend, load_classifier
 from mobilenetv1_ros.options import ClassifierOptions
 from mobilenetv1_ros.ros.convert import classification_msg, label_info_msg, vision_info_msg
+from mobilenetv1_ros.ros.cpu_meter import CpuMeter
 from mobilenetv1_ros.ros.diagnostics import diagnostic_array, diagnostic_status
 from mobilenetv1_ros.ros.image_input import ImageInput
 from mobilenetv1_ros.ros.latest_frame import LatestSlot
@@ -174,6 +175,7 @@ class ClassifierNode(LifecycleNode):
         super().__init__(node_name, **kwargs)
         _quiet_opencv()
         self.stats = NodeStats(stats_history)
+        self._cpu = CpuMeter()
         self._classifier_factory = classifier_factory
         self._throttle = Throttle(1.0)
         self._classifier: Classifier | None = None
@@ -471,10 +473,11 @@ class ClassifierNode(LifecycleNode):
             ('top_k', str(classifier.top_k)),
             ('score_threshold', f'{classifier.score_threshold:g}'),
         ]
-        status = diagnostic_status(self.stats.snapshot(),
+        snapshot = self.stats.snapshot()
+        status = diagnostic_status(snapshot,
                                    name=f'{self.fully_qualified_name}: classifier',
                                    hardware_id=classifier.backend.name, active=self._active,
-                                   details=details)
+                                   details=details, cpu=self._cpu.update(snapshot.received))
         publisher.publish(diagnostic_array(status, self.get_clock().now().to_msg()))
 
 

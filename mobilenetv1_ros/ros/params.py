@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mobilenetv1_ros.options import PIPELINE_OPTIONS, Option
+from mobilenetv1_ros.procfs.thread_roles import INFERENCE_THREAD
 
 __all__ = [
     'CLASS_LABELS',
@@ -20,8 +21,6 @@ __all__ = [
 
 #: Default name of the classifier node.
 NODE_NAME = 'mobilenetv1_classifier'
-#: Name of the node's inference thread (the kernel keeps its first 15 characters).
-INFERENCE_THREAD = 'mobilenetv1_inference'
 INPUT_MODES = ('raw', 'compressed', 'hbmem')
 RELIABILITIES = ('auto', 'reliable', 'best_effort')
 #: The TROS shared-memory image interface package and the message types the node takes,

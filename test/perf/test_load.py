@@ -17,8 +17,8 @@ from shared import REPO_ROOT
 
 from mobilenetv1_ros.cli.load import parse_parameter
 from mobilenetv1_ros.perf.load_text import format_report
-from mobilenetv1_ros.perf.procstat import machine_cpu_times, read_process
-from mobilenetv1_ros.perf.thread_roles import BY_NAME, ROLES, UNATTRIBUTED
+from mobilenetv1_ros.procfs.procstat import machine_cpu_times, read_process
+from mobilenetv1_ros.procfs.thread_roles import BY_NAME, ROLES, UNATTRIBUTED
 
 
 #: The loopback-only variant of config/fastdds_large_frames.xml that scripts and tests use.

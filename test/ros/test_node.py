@@ -7,6 +7,7 @@ process plays the camera and the consumer with ClassifierPeer. Real photos, real
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import time
 
@@ -140,6 +141,26 @@ def test_diagnostics_report_rates_counts_and_latencies(node, peer, photos):
     arrivals = [received.monotonic for received in peer.diagnostics[-3:]]
     if len(arrivals) == 3:
         assert 0.5 < (arrivals[2] - arrivals[0]) / 2 < 2.0  # about 1 Hz
+
+
+def test_diagnostics_report_the_nodes_cpu_per_frame_by_thread_role(node, peer, photos):
+    frame = photo_frame(photos['cat.bmp'], 'nv12')
+    deadline = time.monotonic() + 10.0
+    values = None
+    while time.monotonic() < deadline and values is None:
+        for _ in range(5):
+            classify(peer, frame)
+        values = peer.wait_diagnostics(
+            lambda v: 'cpu_executor_ms_per_frame' in v, timeout=1.5)
+    assert values is not None, 'no diagnostics with CPU figures while frames arrived'
+    figures = {key: float(values[f'cpu_{key}_ms_per_frame'])
+               for key in ('executor', 'inference', 'middleware', 'other',
+                           'outside_inference', 'total')}
+    # The executor converts every frame and the inference thread runs the model on it.
+    assert figures['executor'] > 0 and figures['inference'] > 0
+    assert figures['outside_inference'] == pytest.approx(
+        figures['total'] - figures['inference'], abs=0.002)
+    assert 0 < float(values['cpu_pct']) < 100.0 * (os.cpu_count() or 1)
 
 
 def test_overlay_is_computed_only_while_subscribed(node, peer, photos):

@@ -25,7 +25,7 @@ from mobilenetv1_ros.core.frames import read_image
 from mobilenetv1_ros.harness.frames import photo_frame
 from mobilenetv1_ros.harness.peer import ClassifierPeer
 from mobilenetv1_ros.harness.process import NodeProcess, node_command
-from mobilenetv1_ros.perf.procstat import read_process
+from mobilenetv1_ros.procfs.procstat import read_process
 from mobilenetv1_ros.perf.storm import bad_frames, interleave
 
 STARTUP_TIMEOUT = 60.0

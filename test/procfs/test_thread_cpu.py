@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mobilenetv1_ros.perf.procstat import (
+from mobilenetv1_ros.procfs.procstat import (
     TICKS_PER_S,
     ThreadsSample,
     machine_cpu_times,
@@ -24,7 +24,7 @@ from mobilenetv1_ros.perf.procstat import (
     read_process,
     read_threads,
 )
-from mobilenetv1_ros.perf.thread_roles import (
+from mobilenetv1_ros.procfs.thread_roles import (
     BY_LOAD,
     BY_NAME,
     INFERENCE_THREAD_NAME,

@@ -27,14 +27,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mobilenetv1_ros.ros.params import INFERENCE_THREAD
-
 if TYPE_CHECKING:
-    from mobilenetv1_ros.perf.procstat import ThreadsSample
+    from mobilenetv1_ros.procfs.procstat import ThreadsSample
 
 __all__ = [
     'BY_LOAD',
     'BY_NAME',
+    'INFERENCE_THREAD',
     'INFERENCE_THREAD_NAME',
     'MIDDLEWARE_PREFIXES',
     'ROLES',
@@ -45,6 +44,8 @@ __all__ = [
     'thread_role',
 ]
 
+#: Name of the node's inference thread (Python's and, cut, the kernel's).
+INFERENCE_THREAD = 'mobilenetv1_inference'
 #: Kernel name of the node's inference thread: `mobilenetv1_inference` cut to 15 bytes.
 INFERENCE_THREAD_NAME = INFERENCE_THREAD[:15]
 #: Name prefixes of middleware threads (Fast DDS names every thread it starts 'dds.*').

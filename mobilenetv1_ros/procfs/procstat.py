@@ -75,11 +75,20 @@ def parse_stat(text: str) -> StatLine:
 
 
 def _read(path: str) -> str | None:
+    # os.open/os.read: a third of open()'s cost, which counts when the node reads every thread.
     try:
-        with open(path, encoding='utf-8', errors='replace') as stream:
-            return stream.read()
+        descriptor = os.open(path, os.O_RDONLY)
     except OSError:
         return None
+    try:
+        chunks = []
+        while chunk := os.read(descriptor, 4096):
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+    return b''.join(chunks).decode('utf-8', errors='replace')
 
 
 @dataclass(frozen=True)
@@ -150,10 +159,25 @@ class ThreadsSample:
     threads: dict[int, ThreadTimes]
 
 
+def _runtime_s(path: str) -> float | None:
+    """Return the CPU seconds a schedstat file reports (nanoseconds), None without one."""
+    text = _read(path)
+    if not text:
+        return None
+    try:
+        return int(text.split(None, 1)[0]) / 1e9
+    except ValueError:
+        return None
+
+
 def read_threads(pid: int) -> ThreadsSample | None:
     """Read the CPU time of every thread of a process; None when the process is gone.
 
-    A thread that exits while the directory is read is left out.
+    A thread's time comes from its schedstat file (nanoseconds; kernels with
+    CONFIG_SCHED_INFO, which Debian's, Ubuntu's and the RDK X5's have) and else from its stat
+    line (clock ticks: too coarse for a one-second window). The process total, which also
+    counts the threads that ended, is always in clock ticks. A thread that exits while the
+    directory is read is left out.
     """
     now = time.monotonic()
     try:
@@ -165,7 +189,10 @@ def read_threads(pid: int) -> ThreadsSample | None:
         text = _read(f'/proc/{pid}/task/{tid}/stat')
         if text is not None:
             line = parse_stat(text)
-            threads[tid] = ThreadTimes(tid, line.name, line.cpu_s, line.start_ticks)
+            runtime_s = _runtime_s(f'/proc/{pid}/task/{tid}/schedstat')
+            threads[tid] = ThreadTimes(tid, line.name,
+                                       line.cpu_s if runtime_s is None else runtime_s,
+                                       line.start_ticks)
     # Read last, the process total covers at least the threads read before it.
     stat = _read(f'/proc/{pid}/stat')
     if stat is None:
