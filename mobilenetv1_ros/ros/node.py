@@ -175,6 +175,8 @@ class ClassifierNode(LifecycleNode):
         super().__init__(node_name, **kwargs)
         _quiet_opencv()
         self.stats = NodeStats(stats_history)
+        #: Yield the GIL after leaving a frame for the inference thread (see main()).
+        self.yield_after_offer = True
         self._cpu = CpuMeter()
         self._classifier_factory = classifier_factory
         self._throttle = Throttle(1.0)
@@ -400,9 +402,10 @@ class ClassifierNode(LifecycleNode):
         if slot.put(_Pending(header, frame, prepared, received, converted)):
             self.stats.dropped()
         self.stats.offered(converted)
-        # Release the GIL for a moment: the inference thread starts now instead of after the
-        # executor has rebuilt its wait set.
-        time.sleep(0)
+        if self.yield_after_offer:
+            # Release the GIL for a moment: the inference thread starts now instead of after
+            # the executor has rebuilt its wait set.
+            time.sleep(0)
 
     def _work(self, slot: LatestSlot[_Pending], classifier: Classifier) -> None:
         _name_os_thread(INFERENCE_THREAD)
@@ -508,6 +511,9 @@ def main(args: list[str] | None = None) -> int:
             code = 1
         else:
             executor = _executor()
+            # Only an executor that rebuilds its wait set in Python after each callback keeps
+            # the GIL long enough to delay inference; the events executor waits in C++ at once.
+            node.yield_after_offer = isinstance(executor, SingleThreadedExecutor)
             executor.add_node(node)
             # A bounded wait re-checks the context twice a second, so a shutdown whose wake-up
             # was missed still ends the loop.
