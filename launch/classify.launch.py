@@ -5,19 +5,28 @@ Examples:
   ros2 launch mobilenetv1_ros classify.launch.py image_topic:=/camera/image_raw backend:=onnx
   ros2 launch mobilenetv1_ros classify.launch.py namespace:=front params_file:=/path/my.yaml
   ros2 launch mobilenetv1_ros classify.launch.py input:=hbmem     # mipi_cam's /hbmem_img
+  ros2 launch mobilenetv1_ros classify.launch.py dds_profile:=none   # no Fast DDS profile of ours
 
 backend, model_path, labels_path and input override the params file only when given.
 image_topic defaults to the topic the board's mipi_cam publishes for the input: /hbmem_img for
 input:=hbmem, /image_raw otherwise.
+dds_profile sets the Fast DDS profile of the node's process only (mobilenetv1_ros.ros.dds_profile
+decides; the launch log says what it chose): auto (default) gives it the package's large-frames
+profile unless the environment already names one (FASTDDS_/FASTRTPS_DEFAULT_PROFILES_FILE, e.g.
+set by TROS's hobot_shm launch file), which it then keeps.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from launch import LaunchContext, LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
+
+from mobilenetv1_ros.ros.dds_profile import LARGE_FRAMES_FILE, choose_profile
 
 PACKAGE = 'mobilenetv1_ros'
 EXECUTABLE = 'classifier'
@@ -29,7 +38,10 @@ INPUT_TOPICS = {'hbmem': '/hbmem_img'}
 DEFAULT_TOPIC = '/image_raw'
 
 
-def _classifier_node(context: LaunchContext) -> list[Node]:
+def _classifier_node(context: LaunchContext) -> list[LogInfo | Node]:
+    large_frames = Path(FindPackageShare(PACKAGE).perform(context)) / 'config' / LARGE_FRAMES_FILE
+    profile = choose_profile(LaunchConfiguration('dds_profile').perform(context),
+                             context.environment, large_frames)
     overrides = {}
     for name in PARAMETER_ARGUMENTS:
         value = LaunchConfiguration(name).perform(context)
@@ -37,7 +49,7 @@ def _classifier_node(context: LaunchContext) -> list[Node]:
             overrides[name] = value
     image_topic = (LaunchConfiguration('image_topic').perform(context)
                    or INPUT_TOPICS.get(overrides.get('input', ''), DEFAULT_TOPIC))
-    return [Node(
+    return [LogInfo(msg=profile.description), Node(
         package=PACKAGE,
         executable=EXECUTABLE,
         name=NODE_NAME,
@@ -45,6 +57,7 @@ def _classifier_node(context: LaunchContext) -> list[Node]:
         parameters=[LaunchConfiguration('params_file'), overrides],
         remappings=[('image', image_topic)],
         arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
+        additional_env=profile.env,
         output='screen',
         emulate_tty=True,
     )]
@@ -82,6 +95,14 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             'namespace', default_value='',
             description='Namespace of the node and of its relative topics'),
+        DeclareLaunchArgument(
+            'dds_profile', default_value='auto',
+            description="Fast DDS profile of the node process only: auto (the package's "
+                        'config/fastdds_large_frames.xml, 32 MiB shared-memory segments, unless '
+                        'FASTDDS_DEFAULT_PROFILES_FILE or FASTRTPS_DEFAULT_PROFILES_FILE is set, '
+                        'e.g. by TROS hobot_shm: then that one), large_frames (ours, over the '
+                        "environment's), none (nothing of ours: the environment's) or a path "
+                        'to an XML profile file'),
         DeclareLaunchArgument(
             'log_level', default_value='info',
             description='Logging level: debug, info, warn, error or fatal'),

@@ -14,6 +14,8 @@ Examples:
   mobilenetv1-ros load --duration 60                                 # 1920x1080 bgr8, 60 fps
   mobilenetv1-ros load --size 960x544 --encoding nv12 --fps 30 --duration 60
   mobilenetv1-ros load --duration 60 --dds-profile scripts/fastdds_loopback.xml
+  mobilenetv1-ros load --camera-dds-profile scripts/fastdds_loopback.xml --node-dds-profile none
+  mobilenetv1-ros load --overlay --reliability best_effort   # and view the node's overlay
   mobilenetv1-ros load --param backend:=bpu --duration 600 --save soak.json
   mobilenetv1-ros load --node-pid 4242 --topic /image_raw --namespace / --duration 30
 """
@@ -22,10 +24,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mobilenetv1_ros.cli.output import add_output_arguments, emit
 from mobilenetv1_ros.core.errors import ConfigError
+from mobilenetv1_ros.harness.fastdds import NO_PROFILE
 from mobilenetv1_ros.harness.frames import FRAME_ENCODINGS
 from mobilenetv1_ros.perf.benchmark import parse_size
 from mobilenetv1_ros.perf.load_settings import CAMERA_RELIABILITIES, DEFAULT_PHOTOS, LoadSettings
@@ -74,17 +77,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help='input topic of the running node, e.g. /image_raw')
     node.add_argument('--namespace', default='/',
                       help='namespace of the running node (default: %(default)s)')
-    node.add_argument('--dds-profile', type=Path, default=None, metavar='XML',
+    node.add_argument('--dds-profile', type=_profile, default=None, metavar='XML|none',
                       help='Fast DDS profile for both sides, e.g. scripts/fastdds_loopback.xml '
                            '(32 MiB shared-memory segments, UDP on 127.0.0.1 only: needed for '
-                           "1080p at camera rates); default: the environment's "
+                           "1080p at camera rates), or none; default: the environment's "
                            '$FASTDDS_DEFAULT_PROFILES_FILE, else the RMW defaults')
+    node.add_argument('--camera-dds-profile', type=_profile, default=None, metavar='XML|none',
+                      help='Fast DDS profile of the camera (this process, also the overlay '
+                           'viewer) only, over --dds-profile')
+    node.add_argument('--node-dds-profile', type=_profile, default=None, metavar='XML|none',
+                      help='Fast DDS profile of the started node only, over --dds-profile')
+    node.add_argument('--overlay', action='store_true',
+                      help="turn the node's publish_overlay on and view the overlay here (a "
+                           'subscriber of --reliability), counting the overlays that arrive')
     node.add_argument('--node-log', type=Path, default=None, metavar='FILE',
                       help="keep the started node's output in FILE")
     out = parser.add_argument_group('output')
     out.add_argument('--rss-limit', type=float, default=defaults.rss_limit_mb, metavar='MB',
                      help='RSS growth allowed over the measurement (default: %(default)s)')
     add_output_arguments(out, 'report')
+
+
+def _profile(text: str) -> Path | Literal['none']:
+    """Parse a profile option's value: 'none' or an XML file path."""
+    return NO_PROFILE if text == NO_PROFILE else Path(text)
 
 
 def parse_parameter(text: str) -> tuple[str, Any]:
@@ -121,7 +137,9 @@ def run(args: argparse.Namespace) -> int:
         photos=list(args.photos), parameters=dict(parse_parameter(p) for p in args.parameters),
         reliability=args.reliability, depth=args.depth, node_pid=args.node_pid,
         topic=args.topic, namespace=args.namespace, node_log=args.node_log,
-        rss_limit_mb=args.rss_limit, dds_profile=args.dds_profile)
+        rss_limit_mb=args.rss_limit, dds_profile=args.dds_profile,
+        camera_dds_profile=args.camera_dds_profile, node_dds_profile=args.node_dds_profile,
+        overlay=args.overlay)
     report = run_load(settings, log=lambda message: print(f'[load] {message}', file=sys.stderr,
                                                           flush=True))
     emit(args, report, lambda: print(format_report(report)))

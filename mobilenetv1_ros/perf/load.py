@@ -9,11 +9,14 @@ frame; both clocks are this machine's), the node's RSS and its CPU time per thre
 the node gives that photo (a result attached to the wrong frame would show as a mismatch).
 
 DDS stays on loopback (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, ROS_LOCALHOST_ONLY=1, a
-reserved ROS_DOMAIN_ID and a temporary ROS_HOME unless already set).
+reserved ROS_DOMAIN_ID and a temporary ROS_HOME unless already set). The camera (this process)
+and the node can each have a Fast DDS profile of their own, or none, to tell which side's
+profile a direction needs; with `overlay`, this process also views the node's overlay images.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -25,15 +28,17 @@ from std_msgs.msg import Header
 from mobilenetv1_ros.core.assets import photos_dir
 from mobilenetv1_ros.core.errors import ConfigError
 from mobilenetv1_ros.core.frames import as_bytes, read_image
-from mobilenetv1_ros.harness.fastdds import profile_in_use, use_profile
+from mobilenetv1_ros.harness.fastdds import (check_profile, node_environ, profile_in_use,
+                                             use_profile)
 from mobilenetv1_ros.harness.frames import photo_frame
 from mobilenetv1_ros.harness.loopback import isolate_ros
 from mobilenetv1_ros.harness.peer import ClassifierPeer
 from mobilenetv1_ros.harness.process import NodeProcess, node_command, wait_for_subscription
 from mobilenetv1_ros.perf.load_sender import RateSender
-from mobilenetv1_ros.perf.load_series import Windows
+from mobilenetv1_ros.perf.load_series import Windows, diag_int
 from mobilenetv1_ros.perf.load_settings import DEFAULT_PHOTOS, NAMESPACE
 from mobilenetv1_ros.perf.load_summary import exit_check, node_exit, read_all, summarize
+from mobilenetv1_ros.perf.load_viewer import OverlayViewer
 from mobilenetv1_ros.perf.machine import load_average
 from mobilenetv1_ros.procfs.procstat import read_process
 from mobilenetv1_ros.ros.convert import frame_msg
@@ -82,19 +87,21 @@ def run_load(settings: LoadSettings, log: Callable[[str], None] | None = None) -
             up.
     """
     settings.check()
+    check_profile(settings.node_profile)
     say = log or (lambda message: None)
-    with use_profile(settings.dds_profile):
+    inherited = dict(os.environ)  # the node's profile when it has no setting of its own
+    with use_profile(settings.camera_profile):
         frames = _frames(settings)
         created_home = isolate_ros()
         try:
-            return _run(settings, frames, say)
+            return _run(settings, frames, say, inherited)
         finally:
             if created_home is not None:
                 shutil.rmtree(created_home, ignore_errors=True)
 
 
 def _node_parameters(settings: LoadSettings) -> dict[str, Any]:
-    parameters: dict[str, Any] = {'publish_overlay': False}
+    parameters: dict[str, Any] = {'publish_overlay': settings.overlay}
     if settings.compressed:
         parameters['input'] = 'compressed'
     parameters.update(settings.parameters)
@@ -102,7 +109,7 @@ def _node_parameters(settings: LoadSettings) -> dict[str, Any]:
 
 
 def _run(settings: LoadSettings, frames: list[tuple[str, Frame]],
-         say: Callable[[str], None]) -> dict[str, Any]:
+         say: Callable[[str], None], inherited: dict[str, str]) -> dict[str, Any]:
     topic = settings.topic or f'{NAMESPACE}/image'
     namespace = settings.namespace if settings.node_pid is not None else NAMESPACE
     base_topic = topic.rsplit('/compressed', 1)[0] if settings.compressed else topic
@@ -111,20 +118,27 @@ def _run(settings: LoadSettings, frames: list[tuple[str, Frame]],
                            compressed=settings.compressed, reliability=settings.reliability,
                            depth=settings.depth, name='mobilenetv1_load_camera') as peer:
         node = None
+        node_profile = 'unknown (a running node)'
         if settings.node_pid is None:
             command = node_command(_node_parameters(settings), {'image': base_topic},
                                    namespace=NAMESPACE)
-            say(f'starting the node: {" ".join(command)}')
-            node = NodeProcess(command, settings.node_log or Path(tmp) / 'node.log')
+            env = node_environ(settings.node_profile, inherited)
+            node_profile = profile_in_use(env)
+            say(f'starting the node ({node_profile}): {" ".join(command)}')
+            node = NodeProcess(command, settings.node_log or Path(tmp) / 'node.log', env=env)
             pid = node.pid
         else:
             pid = settings.node_pid
+        viewer = OverlayViewer(peer, settings.reliability) if settings.overlay else None
         try:
             wait_for_subscription(peer, node, _START_TIMEOUT_S, settings.reliability)
             msgs = [frame_msg(frame, Header(frame_id='load_camera')) for _, frame in frames]
-            report = _measure(settings, peer, msgs, pid, say)
+            report = _measure(settings, peer, msgs, pid, say, viewer)
             report['photos'] = [name for name, _ in frames]
-            report['dds_profile'] = profile_in_use()
+            camera_profile = profile_in_use()
+            report['dds_profile'] = camera_profile if camera_profile == node_profile else \
+                f'camera {camera_profile}, node {node_profile}'
+            report['dds_profiles'] = {'camera': camera_profile, 'node': node_profile}
             report['topic'] = peer.image_topic
             report['frame_bytes'] = as_bytes(frames[0][1].data).size
             if node is None:
@@ -146,7 +160,8 @@ def _next_diagnostics(peer: ClassifierPeer) -> dict[str, str]:
 
 
 def _measure(settings: LoadSettings, peer: ClassifierPeer, msgs: Sequence[Image | CompressedImage],
-             pid: int, say: Callable[[str], None]) -> dict[str, Any]:
+             pid: int, say: Callable[[str], None],
+             viewer: OverlayViewer | None = None) -> dict[str, Any]:
     sender = RateSender(peer, msgs, settings.fps)
     say(f'warm-up: {settings.warmup:g} s at {settings.fps:g} fps')
     sender.run_for(settings.warmup)
@@ -160,6 +175,8 @@ def _measure(settings: LoadSettings, peer: ClassifierPeer, msgs: Sequence[Image 
     start_reading = read_all(pid)
     if start_reading.node is None:
         raise ConfigError(f'The node process {pid} is gone before the measurement')
+    if viewer is not None:
+        viewer.start()
     start = time.monotonic()
     windows = Windows(peer, pid, start, settings.interval, warm)
     say(f'load: {settings.duration:g} s of {settings.width}x{settings.height} '
@@ -173,5 +190,10 @@ def _measure(settings: LoadSettings, peer: ClassifierPeer, msgs: Sequence[Image 
     windows.tick(time.monotonic(), sender, force=True)
     # The node's counters as they stand after the drain: its next diagnostics message.
     diag_end = _next_diagnostics(peer)
-    return summarize(settings, sender, measured, warm_skipped, peer, (diag_start, diag_end),
-                     (start_reading, end_reading), load_start, end - start, windows.rows)
+    report = summarize(settings, sender, measured, warm_skipped, peer, (diag_start, diag_end),
+                       (start_reading, end_reading), load_start, end - start, windows.rows)
+    if viewer is not None:
+        published = diag_int(diag_end, 'overlays_published') - \
+            diag_int(diag_start, 'overlays_published')
+        report['overlay'] = viewer.summary(end - start, published)
+    return report

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mobilenetv1_ros.core.errors import ConfigError
 from mobilenetv1_ros.core.compressed import COMPRESSED_FORMATS
 from mobilenetv1_ros.ros.params import RELIABILITIES
+
+if TYPE_CHECKING:
+    from mobilenetv1_ros.harness.fastdds import ProfileSetting
 
 __all__ = ['CAMERA_RELIABILITIES', 'DEFAULT_PHOTOS', 'NAMESPACE', 'LoadSettings']
 
@@ -42,7 +45,12 @@ class LoadSettings:
         node_log: Where the started node's output goes (default: a temporary file).
         rss_limit_mb: RSS growth allowed over the measurement.
         dds_profile: A Fast DDS XML profile both processes use (e.g. the package's
-            scripts/fastdds_loopback.xml); None keeps the environment's choice.
+            scripts/fastdds_loopback.xml), 'none' for no profile; None keeps the environment's
+            choice.
+        camera_dds_profile: The camera's (and overlay viewer's) profile, over dds_profile.
+        node_dds_profile: The node's profile, over dds_profile.
+        overlay: Subscribe to the node's overlay as a viewer would (publish_overlay on) and
+            count the overlays that arrive.
     """
 
     width: int = 1920
@@ -61,7 +69,10 @@ class LoadSettings:
     namespace: str = NAMESPACE
     node_log: Path | None = None
     rss_limit_mb: float = 20.0
-    dds_profile: Path | None = None
+    dds_profile: ProfileSetting = None
+    camera_dds_profile: ProfileSetting = None
+    node_dds_profile: ProfileSetting = None
+    overlay: bool = False
 
     def check(self) -> None:
         """Raise ConfigError for values that cannot be run."""
@@ -78,6 +89,19 @@ class LoadSettings:
             raise ConfigError(f'Publisher depth {self.depth} must be at least 1')
         if self.node_pid is not None and not self.topic:
             raise ConfigError('Measuring a running node (--node-pid) needs its input --topic')
+        if self.node_pid is not None and self.node_dds_profile is not None:
+            raise ConfigError(f'--node-dds-profile {self.node_dds_profile} cannot change the '
+                              f'profile of the running node {self.node_pid}')
+
+    @property
+    def camera_profile(self) -> ProfileSetting:
+        """The camera side's profile setting (camera_dds_profile, else dds_profile)."""
+        return self.dds_profile if self.camera_dds_profile is None else self.camera_dds_profile
+
+    @property
+    def node_profile(self) -> ProfileSetting:
+        """The node side's profile setting (node_dds_profile, else dds_profile)."""
+        return self.dds_profile if self.node_dds_profile is None else self.node_dds_profile
 
     @property
     def compressed(self) -> bool:

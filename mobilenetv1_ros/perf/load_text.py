@@ -86,7 +86,18 @@ def _summary(report: Mapping[str, Any]) -> list[str]:
         f'{_fmt(machine["busy_pct"])} %, load average {machine["loadavg_start"]} -> '
         f'{machine["loadavg_end"]}',
         *_thread_cpu(report),
+        *_overlay(report),
     ]
+
+
+def _overlay(report: Mapping[str, Any]) -> list[str]:
+    overlay = report.get('overlay')
+    if overlay is None:
+        return []
+    age = overlay['age_ms']
+    return [f'overlay viewer: received {overlay["received"]} of {overlay["published"]} '
+            f'published ({overlay["received_hz"]:.1f}/s, {overlay["bytes"] / 1e6:.2f} MB each); '
+            f'age p50 {_fmt(age.get("p50"))}, p95 {_fmt(age.get("p95"))} ms']
 
 
 def _node_and_checks(report: Mapping[str, Any]) -> list[str]:

@@ -2,7 +2,8 @@
 
 launch/launch_ros are not on PyPI, so this always-run test reads launch/classify.launch.py as
 Python source: its arguments, the package and executable it starts (against setup.py and
-package.xml), and the params file against the parameters the node declares.
+package.xml), the Fast DDS profile it gives the node, and the params file against the parameters
+the node declares. test/launch/test_dds_profile.py tests the profile choice itself;
 test/launch/test_node_launch.py runs the launch file for real where `launch` imports.
 """
 
@@ -17,6 +18,7 @@ import pytest
 import yaml
 from shared import CONFIG_DIR, REPO_ROOT
 
+from mobilenetv1_ros.ros.dds_profile import AUTO, KEYWORDS, LARGE_FRAMES_FILE
 from mobilenetv1_ros.ros.params import NODE_NAME, PARAMETERS, parameter
 
 LAUNCH_FILE = REPO_ROOT / 'launch' / 'classify.launch.py'
@@ -29,6 +31,7 @@ EXPECTED_ARGUMENTS = {
     'labels_path': '',
     'params_file': None,  # a substitution: the installed config/classifier.yaml
     'namespace': '',
+    'dds_profile': AUTO,
     'log_level': 'info',
 }
 
@@ -139,11 +142,41 @@ def test_image_topic_default_follows_the_input(launch_tree):
     assert constants['DEFAULT_TOPIC'] == '/image_raw'
     assert set(constants['INPUT_TOPICS']) <= set(parameter('input').choices)
     assert 'input' in constants['PARAMETER_ARGUMENTS']
-    function = next(node for node in ast.walk(launch_tree)
-                    if isinstance(node, ast.FunctionDef) and node.name == '_classifier_node')
-    source = ast.unparse(function)
+    source = ast.unparse(_function(launch_tree, '_classifier_node'))
     assert "LaunchConfiguration('image_topic').perform(context) or " \
         "INPUT_TOPICS.get(overrides.get('input', ''), DEFAULT_TOPIC)" in source
+
+
+def _function(tree: ast.Module, name: str) -> ast.FunctionDef:
+    return next(node for node in ast.walk(tree)
+                if isinstance(node, ast.FunctionDef) and node.name == name)
+
+
+def test_dds_profile_is_chosen_from_the_launch_environment_for_the_node_only(launch_tree):
+    """choose_profile() decides; its variables go to the node's process, nowhere else."""
+    assert EXPECTED_ARGUMENTS['dds_profile'] in KEYWORDS
+    imports = {(node.module, alias.name) for node in ast.walk(launch_tree)
+               if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert ('mobilenetv1_ros.ros.dds_profile', 'choose_profile') in imports
+    source = ast.unparse(_function(launch_tree, '_classifier_node'))
+    assert "choose_profile(LaunchConfiguration('dds_profile').perform(context), " \
+        'context.environment, large_frames)' in source
+    assert "Path(FindPackageShare(PACKAGE).perform(context)) / 'config' / LARGE_FRAMES_FILE" \
+        in source
+    node = _calls(launch_tree, 'Node')[0]
+    assert ast.unparse(_keyword(node, 'additional_env')) == 'profile.env'
+    assert 'LogInfo(msg=profile.description)' in source
+    # No process-wide environment change: the camera or anything else launched alongside keeps
+    # its own profile (TROS hobot_shm's included launch file sets its own with setdefault).
+    assert not _calls(launch_tree, 'SetEnvironmentVariable')
+    assert not {'environ', 'putenv'} & {node.attr for node in ast.walk(launch_tree)
+                                        if isinstance(node, ast.Attribute)}
+
+
+def test_the_large_frames_profile_is_installed_where_the_launch_file_looks():
+    assert (CONFIG_DIR / LARGE_FRAMES_FILE).is_file()
+    setup = (REPO_ROOT / 'setup.py').read_text(encoding='utf-8')
+    assert "(f'share/{PACKAGE}/config', _files('config/*'))" in setup
 
 
 def test_argument_overrides_are_declared_parameters(launch_tree):
