@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mobilenetv1_ros.ros.dds_profile import profile_variable
 from mobilenetv1_ros.ros.params import HBM_PACKAGE
 from mobilenetv1_ros.ros.params import HBM_TYPES as HBM_MESSAGE_TYPES
 
@@ -266,7 +267,8 @@ def check_fastdds(environ: dict[str, str] | None = None) -> Check:
             problems.append(f'{name} names a missing file')
     notes = []
     distro = environ.get('ROS_DISTRO', '')
-    if distro in ('humble', 'iron') and values[FASTDDS_ENV[0]] and not values[FASTDDS_ENV[1]]:
+    if (profile_variable(environ) == FASTDDS_ENV[1] and values[FASTDDS_ENV[0]]
+            and not values[FASTDDS_ENV[1]]):
         problems.append(f"{distro}'s Fast DDS 2.x reads FASTRTPS_DEFAULT_PROFILES_FILE, not "
                         'FASTDDS_DEFAULT_PROFILES_FILE')
     profile = values[FASTDDS_ENV[1]] or values[FASTDDS_ENV[0]]

@@ -71,6 +71,10 @@ def test_no_bpu_node_is_not_a_board(tmp_path: Path) -> None:
     ({'FASTRTPS_DEFAULT_PROFILES_FILE': '{missing}'}, False, 'names a missing file'),
     ({'ROS_DISTRO': 'humble', 'FASTDDS_DEFAULT_PROFILES_FILE': '{ours}'}, False,
      'reads FASTRTPS_DEFAULT_PROFILES_FILE'),
+    ({'ROS_DISTRO': 'jazzy', 'FASTDDS_DEFAULT_PROFILES_FILE': '{ours}'}, False,
+     'reads FASTRTPS_DEFAULT_PROFILES_FILE'),
+    ({'ROS_DISTRO': 'kilted', 'FASTDDS_DEFAULT_PROFILES_FILE': '{ours}'}, True,
+     'keeps this profile instead'),
 ])
 def test_fast_dds_profile_environment(tmp_path: Path, environ: dict[str, str], ok: bool,
                                       says: str) -> None:
