@@ -86,9 +86,14 @@ def comparison_markdown(results: Sequence[dict[str, Any]]) -> str:
                            'Failed', 'Images/s', 'Seconds'), rows, 'llrrrrrrrr')
 
 
+#: How the table names each peer runtime, by the spec's name.
+_PEER_RUNTIMES = {'litert': 'LiteRT/XNNPACK, uint8 TFLite',
+                  'openvino': 'OpenVINO CPU, our NV12 ONNX graph'}
+
+
 def _runtime_label(model: dict[str, Any]) -> str:
     if model['peer']:
-        runtime = 'LiteRT/XNNPACK, uint8 TFLite' if model['name'].startswith('litert') else ''
+        runtime = _PEER_RUNTIMES.get(model['name'].split(':')[0], '')
         return f'{model["name"]} (peer{": " + runtime if runtime else ""})'
     return f'{model["name"]} (ours{", default CPU model" if model.get("default_cpu") else ""})'
 
