@@ -23,6 +23,7 @@ from mobilenetv1_ros.export.cache import cached_onnx_model
 from mobilenetv1_ros.options import ClassifierOptions
 from mobilenetv1_ros.perf.openvino_peer import (OPENVINO_REQUIREMENT, OpenVINOPeerBackend,
                                                 install_command)
+from mobilenetv1_ros.perf.report import faster_peers
 from mobilenetv1_ros.perf.subjects import DEFAULT_PEERS, PipelineSubject, create_subject
 
 #: Largest difference of any class probability between OpenVINO and ONNX Runtime on the same
@@ -169,3 +170,32 @@ def test_benchmark_puts_ort_openvino_and_litert_side_by_side(
     assert '| onnx:float32 | openvino:float32 | top-1 % (ours / peer) |' in out
     assert '| openvino | 1 |' in out and '| openvino:float32 | processes | 1 |' in out
     assert 'openvino' in report['machine']['packages']
+    faster = faster_peers(report)
+    assert all(f'- {sentence}' in out for sentence in faster)
+    assert ('No peer is faster than ours by more than 20 % in any measure.' in out) == (
+        not faster)
+
+
+def test_the_report_names_a_peer_more_than_20_percent_faster() -> None:
+    """Issue 14's rule, read off the ratios: speed-ups over 1.2 and the accuracy verdict."""
+    def ratio(peer: str, measure: str, value: float, **extra: object) -> dict[str, object]:
+        return {'ours': 'onnx:int8', 'peer': peer, 'measure': measure, 'ours_value': 88.4,
+                'peer_value': 88.4, 'ratio': value, **extra}
+
+    pair = {'baseline': 'openvino', 'images': 1000, 'gained': 3, 'lost': 3, 'p_value': 1.0}
+    report = {'ratios': [
+        ratio('openvino', 'p50 latency, 1 thread(s)', 0.63),
+        ratio('openvino', 'p50 latency, 2 thread(s)', 0.9),
+        ratio('openvino', 'FPS, 2 workers (best kind)', 0.8),
+        ratio('openvino', 'top-1 % (ours / peer)', 1.0, paired=pair),
+        ratio('litert', 'p50 latency, 1 thread(s)', 3.56),
+        ratio('litert', 'FPS, 2 workers (best kind)', 0.82),
+        ratio('litert', 'top-1 % (ours / peer)', 0.99,
+              paired={**pair, 'baseline': 'litert', 'p_value': 0.01})]}
+    assert faster_peers(report) == [
+        'openvino is faster than onnx:int8 by more than 20 %: p50 latency, 1 thread(s) 1.59x, '
+        'FPS, 2 workers (best kind) 1.25x; top-1 not significantly different (88.40 / 88.40 %, '
+        'McNemar p = 1.00).',
+        'litert is faster than onnx:int8 by more than 20 %: FPS, 2 workers (best kind) 1.22x; '
+        'top-1 significantly different (88.40 / 88.40 %, McNemar p = 0.01).']
+    assert faster_peers({'ratios': report['ratios'][1:2]}) == []
