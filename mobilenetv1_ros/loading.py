@@ -18,9 +18,10 @@ from mobilenetv1_ros.core.pipeline import Classifier
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from mobilenetv1_ros.core.backends import Backend
     from mobilenetv1_ros.options import ClassifierOptions
 
-__all__ = ['BackendChoice', 'choose_backend', 'load_classifier', 'model_for']
+__all__ = ['BackendChoice', 'choose_backend', 'classifier_for', 'load_classifier', 'model_for']
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,17 @@ def load_classifier(options: ClassifierOptions, *,
     choice = choose_backend(options, bpu_model_roots=bpu_model_roots)
     backend = create_backend(choice.backend, model_for(choice, options),
                              num_threads=options.num_threads, **options.backend_options)
+    return classifier_for(backend, options)
+
+
+def classifier_for(backend: Backend, options: ClassifierOptions) -> Classifier:
+    """Build the pipeline the options describe around a created backend.
+
+    The backend is closed when this fails.
+
+    Raises:
+        ConfigError, LabelsError: as their names say.
+    """
     try:
         labels = load_labels(options.labels_path or default_labels_path(), backend.num_classes)
         return Classifier(backend, labels, crop=options.crop,

@@ -15,6 +15,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO/.venv"
 PYTHON="${PYTHON:-python3}"
 REQUIREMENTS="$REPO/scripts/requirements-pip-env.txt"
+# Peer runtimes of the benchmark (not dependencies of the package; the tests run them for real).
+PEER_REQUIREMENTS="$REPO/scripts/requirements-peers.txt"
 STAMPS="$VENV/.stamps"
 # Interface packages under pip_env/, built in this order (each only needs the wheels' packages).
 INTERFACE_PACKAGES=(vision_msgs hbm_img_msgs)
@@ -103,6 +105,18 @@ pip_quiet() {
 
 step_pip() {
     pip_quiet install -q -r "$REQUIREMENTS"
+}
+
+# The peers may not change the environment the package is tested in: numpy stays the version
+# the project's requirements installed (a peer release that needs another fails this step).
+step_peers() {
+    local constraints
+    constraints="$(make_tmp peers)/constraints.txt"
+    "$VENV/bin/python" -c 'import numpy; print(f"numpy=={numpy.__version__}")' > "$constraints"
+    if ! pip_quiet install -q -r "$PEER_REQUIREMENTS" -c "$constraints"; then
+        log "WARNING: the peer runtimes ($PEER_REQUIREMENTS) did not install next to $(cat "$constraints"); the benchmark skips them and their tests fail"
+        NO_STAMP=1
+    fi
 }
 
 # The wheels' exported CMake files hard-code the wheel builder's interpreter paths
@@ -229,6 +243,7 @@ main() {
 
     key_pip="$(hash_inputs "$key_venv" "$REQUIREMENTS")"
     run_step pip "$key_pip" step_pip
+    run_step peers "$(hash_inputs "$key_pip" "$PEER_REQUIREMENTS")" step_peers
 
     local t1
     t1="$(now)"

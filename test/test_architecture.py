@@ -3,8 +3,10 @@
 Layers, lowest first: core < export < options < loading < (ros, bag, harness) < perf < cli.
 A module imports only its own layer and the layers its row of ALLOWED lists; nothing imports cli
 but the `python -m mobilenetv1_ros` shim; core, export, options, loading and the offline bag
-modules never import rclpy or ROS message packages; no two modules import each other, directly
-or around a loop. Every failing test prints all its violations as `file:line: ...`.
+modules never import rclpy or ROS message packages; peer runtimes (OpenVINO), which are no
+dependency of the package, are imported only by perf/ and only inside functions; no two modules
+import each other, directly or around a loop. Every failing test prints all its violations as
+`file:line: ...`.
 """
 
 from __future__ import annotations
@@ -57,7 +59,10 @@ LIVE_BAG_MODULES = frozenset({f'{PACKAGE}.bag.player', f'{PACKAGE}.bag.recorder'
                               f'{PACKAGE}.bag.ros_types'})
 #: Runtimes that the ROS-free layers import only when a backend or an export needs them.
 LAZY_RUNTIMES = ('rclpy', 'onnxruntime', 'onnx', 'tflite', 'hobot_dnn', 'hobot_dnn_rdkx5',
-                 'ai_edge_litert', 'sensor_msgs', 'vision_msgs', 'std_msgs')
+                 'ai_edge_litert', 'openvino', 'sensor_msgs', 'vision_msgs', 'std_msgs')
+#: Runtimes the package does not depend on, measured as peers by the benchmark: only the perf
+#: layer imports them, inside functions (scripts/requirements-peers.txt installs them).
+PEER_RUNTIMES = ('openvino',)
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,19 @@ def ros_violations(imports: Iterable[Import]) -> list[str]:
             for item in imports if ros_free(item.module) and _is_ros(item.target)]
 
 
+def peer_runtime_violations(imports: Iterable[Import]) -> list[str]:
+    """Imports of a peer runtime outside perf/, or at module level (they must stay optional)."""
+    problems = []
+    for item in imports:
+        if item.target.split('.')[0] not in PEER_RUNTIMES or item.type_only:
+            continue
+        if layer_of(item.module) != 'perf':
+            problems.append(f'{item.where()}: peer runtimes belong to perf only')
+        elif not item.local:
+            problems.append(f'{item.where()}: a peer runtime must be imported inside a function')
+    return problems
+
+
 def import_cycles(imports: Iterable[Import]) -> list[list[str]]:
     """Groups of package modules that import each other (TYPE_CHECKING imports left out)."""
     graph: dict[str, set[str]] = {}
@@ -309,6 +327,11 @@ def test_lower_layers_and_offline_bag_never_import_ros(imports: list[Import]) ->
     _fail_with(ros_violations(imports), 'ROS imports in code that must run without ROS')
 
 
+def test_peer_runtimes_only_in_perf_and_lazily(imports: list[Import]) -> None:
+    assert any(item.target == 'openvino' for item in imports), 'the OpenVINO peer is gone'
+    _fail_with(peer_runtime_violations(imports), 'peer runtime imports')
+
+
 def test_no_import_cycles(imports: list[Import]) -> None:
     _fail_with([cycle_report(imports, group) for group in import_cycles(imports)],
                'import cycles')
@@ -338,7 +361,8 @@ def test_command_line_tools_load_rclpy_only_when_they_use_it() -> None:
     modules = [f'{PACKAGE}.cli', f'{PACKAGE}.cli.classify', f'{PACKAGE}.cli.evaluate',
                f'{PACKAGE}.cli.benchmark', f'{PACKAGE}.perf.evaluation', f'{PACKAGE}.perf.suite',
                f'{PACKAGE}.perf.endtoend']
-    loaded = _modules_loaded_by(modules, ('rclpy', 'hobot_dnn', 'sensor_msgs', 'vision_msgs'))
+    loaded = _modules_loaded_by(modules, ('rclpy', 'hobot_dnn', 'sensor_msgs', 'vision_msgs',
+                                          *PEER_RUNTIMES))
     assert loaded == []
 
 
@@ -371,7 +395,13 @@ def test_the_checker_finds_each_kind_of_violation(tmp_path: Path) -> None:
         'bag/__init__.py': '',
         'bag/offline.py': 'from sensor_msgs.msg import Image\n',
         'bag/player.py': 'from sensor_msgs.msg import Image\n',
-        'stray.py': 'from mobilenetv1_ros.core import frames\n',
+        'perf/__init__.py': '',
+        'perf/peer.py': 'import openvino\n'
+                        'def load():\n'
+                        '    import openvino.runtime\n',
+        'stray.py': 'from mobilenetv1_ros.core import frames\n'
+                    'def peer():\n'
+                    '    import openvino\n',
     })
     imports = collect_imports(files)
     assert sorted((i.module, i.target, i.local, i.type_only) for i in imports
@@ -396,6 +426,10 @@ def test_the_checker_finds_each_kind_of_violation(tmp_path: Path) -> None:
     assert len(ros) == 2, ros
     assert any('core/assets.py:3:' in p and 'rclpy.qos (function-local)' in p for p in ros)
     assert any('bag/offline.py:1:' in p for p in ros)
+    peers = peer_runtime_violations(imports)
+    assert len(peers) == 2, peers
+    assert any('perf/peer.py:1:' in p and 'inside a function' in p for p in peers)
+    assert any('stray.py:3:' in p and 'perf only' in p for p in peers)
     assert import_cycles(imports) == [['mobilenetv1_ros.core.assets',
                                        'mobilenetv1_ros.export.cache']]
     assert layer_of('mobilenetv1_ros.stray') is None

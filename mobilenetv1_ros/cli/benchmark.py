@@ -3,7 +3,8 @@
 Measures, in one run: the conversion of every encoding and frame size to the NV12 model input
 on one pinned core; batch-1 inference latency (p50/p95/p99) per thread count; throughput with N
 workers as threads and as processes; the whole classification and the postprocessing; the same
-for a peer runtime (LiteRT/XNNPACK on the same weights) with the latency ratio; optionally the
+for the peer runtimes (LiteRT/XNNPACK on the same weights; OpenVINO on our own ONNX graphs,
+where it is installed: scripts/requirements-peers.txt) with the ratios; optionally the
 accuracy on a labeled image set and the node end to end over DDS. The JSON report holds every
 sample statistic and the machine description (CPU, versions, load average).
 
@@ -12,6 +13,7 @@ Examples:
   mobilenetv1-ros benchmark --dataset ../shared/data/imagenet_sample_1000 --end-to-end
   mobilenetv1-ros benchmark --save benchmark.json --markdown benchmark.md
   mobilenetv1-ros benchmark --models onnx:int8 --peers --parallel processes --quick
+  mobilenetv1-ros benchmark --peers litert openvino --dataset ../shared/data/imagenet_sample_1000
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from mobilenetv1_ros.loading import choose_backend
 from mobilenetv1_ros.options import PIPELINE_OPTIONS, ClassifierOptions
 from mobilenetv1_ros.perf.benchmark import DEFAULT_SIZES, parse_size
 from mobilenetv1_ros.perf.report import benchmark_markdown
+from mobilenetv1_ros.perf.subjects import DEFAULT_PEERS
 from mobilenetv1_ros.perf.suite import BenchmarkSettings, run_benchmark
 
 __all__ = ['add_arguments', 'run']
@@ -45,9 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group('what to measure')
     what.add_argument('--models', nargs='+', default=None, metavar='SPEC',
                       help='our models (default: onnx:int8 onnx:float32; bpu on the board)')
-    what.add_argument('--peers', nargs='*', default=['litert'], metavar='SPEC',
-                      help='peer runtimes measured in the same run; none after the flag '
-                           'measures no peer (default: litert)')
+    what.add_argument('--peers', nargs='*', default=list(DEFAULT_PEERS), metavar='SPEC',
+                      help='peer runtimes measured in the same run; one whose runtime does not '
+                           'import is skipped, and the report says why and how to install it; '
+                           'none after the flag measures no peer (default: %(default)s)')
     what.add_argument('--dataset', type=Path, default=None, metavar='PATH',
                       help='labeled image set for the top-1 columns (see evaluate)')
     what.add_argument('--limit', type=int, default=None, metavar='N',

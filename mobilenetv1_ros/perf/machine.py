@@ -26,7 +26,7 @@ __all__ = [
 #: One-minute load average above which measurements are flagged as noisy.
 LOAD_WARNING = 1.5
 _PACKAGES = ('numpy', 'opencv-python-headless', 'opencv-python', 'onnxruntime',
-             'ai-edge-litert', 'tflite', 'hobot-dnn-rdkx5')
+             'ai-edge-litert', 'openvino', 'tflite', 'hobot-dnn-rdkx5')
 _CPU_FLAGS = ('avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_int8', 'asimd', 'asimddp')
 
 

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
 __all__ = [
+    'FASTER_PEER_MARGIN',
     'ZOO_COLUMNS',
     'ZOO_X5_REFERENCE',
     'ZooReference',
@@ -18,6 +19,12 @@ __all__ = [
     'markdown_table',
     'zoo_rows',
 ]
+
+#: Issue 14's rule: a peer this much faster than ours (1.2 = 20 %) at equal accuracy is offered
+#: as a backend option.
+FASTER_PEER_MARGIN = 1.2
+#: McNemar p-value under which two top-1 results count as different.
+_SIGNIFICANT = 0.05
 
 #: The model zoo README's classification table columns.
 ZOO_COLUMNS = ('Model', 'Runtime', 'Size (px)', 'Classes', 'Params (M)', 'Float Top-1',
@@ -86,9 +93,14 @@ def comparison_markdown(results: Sequence[dict[str, Any]]) -> str:
                            'Failed', 'Images/s', 'Seconds'), rows, 'llrrrrrrrr')
 
 
+#: How the table names each peer runtime, by the spec's name.
+_PEER_RUNTIMES = {'litert': 'LiteRT/XNNPACK, uint8 TFLite',
+                  'openvino': 'OpenVINO CPU, our NV12 ONNX graph'}
+
+
 def _runtime_label(model: dict[str, Any]) -> str:
     if model['peer']:
-        runtime = 'LiteRT/XNNPACK, uint8 TFLite' if model['name'].startswith('litert') else ''
+        runtime = _PEER_RUNTIMES.get(model['name'].split(':')[0], '')
         return f'{model["name"]} (peer{": " + runtime if runtime else ""})'
     return f'{model["name"]} (ours{", default CPU model" if model.get("default_cpu") else ""})'
 
@@ -175,6 +187,39 @@ def _ratio_rows(report: dict[str, Any]) -> list[list[str]]:
             for r in report.get('ratios', [])]
 
 
+def faster_peers(report: dict[str, Any]) -> list[str]:
+    """One sentence per peer that beats one of ours by more than FASTER_PEER_MARGIN.
+
+    A measure counts where the peer's speed-up (our latency / the peer's, or the peer's FPS /
+    ours) exceeds the margin; the sentence says whether the top-1 results differ significantly
+    image by image (McNemar p < 0.05), do not, or were not measured.
+    """
+    pairs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for ratio in report.get('ratios', []):
+        pairs.setdefault((ratio['ours'], ratio['peer']), []).append(ratio)
+    sentences = []
+    for (ours, peer), ratios in pairs.items():
+        wins, accuracy = [], 'accuracy not measured (pass --dataset)'
+        for ratio in ratios:
+            if ratio['measure'].startswith('top-1'):
+                pair = ratio.get('paired')
+                if pair:
+                    same = pair['p_value'] >= _SIGNIFICANT
+                    accuracy = (f"top-1 {'not ' if same else ''}significantly different ("
+                                f"{ratio['ours_value']:.2f} / {ratio['peer_value']:.2f} %, "
+                                f"McNemar p = {pair['p_value']:.2f})")
+                continue
+            # Every ratio is above 1 where ours is faster: the peer's speed-up is its inverse.
+            speedup = 1 / ratio['ratio'] if ratio['ratio'] else 0.0
+            if speedup > FASTER_PEER_MARGIN:
+                wins.append(f'{ratio["measure"]} {speedup:.2f}x')
+        if wins:
+            sentences.append(f'{peer} is faster than {ours} by more than '
+                             f'{round((FASTER_PEER_MARGIN - 1) * 100)} %: {", ".join(wins)}; '
+                             f'{accuracy}.')
+    return sentences
+
+
 #: Node CPU per frame columns of the end-to-end table: heading -> key of ms_per_frame.
 _NODE_CPU_COLUMNS = {'CPU/frame ms': 'total', 'executor': 'executor', 'inference': 'inference',
                      'DDS': 'middleware', 'other': 'other',
@@ -234,6 +279,10 @@ def benchmark_markdown(report: dict[str, Any]) -> str:
         parts += ['', '### Peer ratio (peer / ours: above 1 means ours is faster)',
                   markdown_table(('Ours', 'Peer', 'Measure', 'Ours', 'Peer', 'Ratio',
                                   'Image by image'), _ratio_rows(report), 'lllrrrl')]
+        faster = faster_peers(report)
+        parts += ['', *(f'- {sentence}' for sentence in faster)] if faster else [
+            '', f'No peer is faster than ours by more than '
+                f'{round((FASTER_PEER_MARGIN - 1) * 100)} % in any measure.']
     pipeline = [[m['name'], _fmt(m['pipeline_ms'].get('p50'), 3),
                  _fmt(m['postprocess_ms'].get('p50'), 4)]
                 for m in report['models'] if m.get('pipeline_ms')]

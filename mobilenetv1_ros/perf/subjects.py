@@ -8,10 +8,16 @@ A subject is named by a spec string, `NAME[:ARG]`:
 - `litert`, `litert:/path/extractor.tflite,/path/head.tflite`: the peer, LiteRT (XNNPACK)
   running the uint8 TFLite files with its own RGB preprocessing;
 - `litert:nv12`: the same peer fed through our NV12 conversion (NV12 -> RGB by OpenCV), which
-  separates what the runtime changes from what the NV12 input changes.
+  separates what the runtime changes from what the NV12 input changes;
+- `openvino`, `openvino:int8`, `openvino:float32`, `openvino:/path/model.onnx`: the peer
+  OpenVINO (CPU plugin) running the very ONNX file `onnx` with the same argument runs, inside
+  our pipeline (perf/openvino_peer.py): only the runtime differs.
 
 Our subjects run exactly the node's path: a BGR image wrapped as a bgr8 RawFrame, the core
 Preprocessor to NV12, the backend, the pipeline's postprocessing.
+
+Peers are optional: a peer whose runtime does not import raises BackendUnavailableError naming
+the package to install, and the benchmark skips it and says why.
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ from mobilenetv1_ros.core.errors import BackendUnavailableError, ConfigError, Mo
 from mobilenetv1_ros.core.frames import bgr_frame
 from mobilenetv1_ros.core.preprocess import Crop, Preprocessor, crop_rect
 from mobilenetv1_ros.export.builders import PRECISIONS
-from mobilenetv1_ros.loading import choose_backend, load_classifier
+from mobilenetv1_ros.loading import choose_backend, classifier_for, load_classifier, model_for
 from mobilenetv1_ros.options import BACKEND_CHOICES
+from mobilenetv1_ros.perf.openvino_peer import OpenVINOPeerBackend
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -39,16 +46,20 @@ if TYPE_CHECKING:
     from mobilenetv1_ros.options import ClassifierOptions
 
 __all__ = [
+    'DEFAULT_PEERS',
     'PEER_NAMES',
     'LiteRTPeer',
+    'PeerPipelineSubject',
     'PipelineSubject',
     'Subject',
     'create_subject',
     'parse_spec',
 ]
 
-#: Spec names that select the peer runtime.
-PEER_NAMES = ('litert',)
+#: Spec names that select a peer runtime.
+PEER_NAMES = ('litert', 'openvino')
+#: Peers the benchmark measures by default (each only where its runtime imports).
+DEFAULT_PEERS = ('litert', 'openvino', 'openvino:float32')
 
 
 class Subject(Protocol):
@@ -117,6 +128,12 @@ class PipelineSubject:
     def close(self) -> None:
         """Release the backend."""
         self.classifier.close()
+
+
+class PeerPipelineSubject(PipelineSubject):
+    """A peer runtime inside our pipeline: our NV12 conversion and postprocessing around it."""
+
+    peer = True
 
 
 class LiteRTPeer:
@@ -241,7 +258,7 @@ def create_subject(spec: str, base: ClassifierOptions, num_threads: int | None =
     """
     name, argument = parse_spec(spec)
     threads = base.num_threads if num_threads is None else num_threads
-    if name in PEER_NAMES:
+    if name == 'litert':
         paths: list[Path | None] = [None, None]
         if argument == 'nv12':
             return LiteRTPeer(spec, num_threads=threads, via_nv12=True, crop=base.crop,
@@ -253,6 +270,16 @@ def create_subject(spec: str, base: ClassifierOptions, num_threads: int | None =
                                   '"litert:<extractor.tflite>,<head.tflite>"')
             paths = [Path(part) for part in parts]
         return LiteRTPeer(spec, paths[0], paths[1], threads)
+    options, precision = _pipeline_options('onnx' if name == 'openvino' else name, argument,
+                                           base, threads)
+    if name == 'openvino':
+        return _openvino_subject(spec, options, precision)
+    return PipelineSubject(spec, load_classifier(options), precision)
+
+
+def _pipeline_options(name: str, argument: str, base: ClassifierOptions,
+                      threads: int) -> tuple[ClassifierOptions, str]:
+    """Return the options of our subject `name:argument` and the precision of its model."""
     model_path = base.model_path
     precision = base.precision
     if argument in PRECISIONS:
@@ -268,4 +295,13 @@ def create_subject(spec: str, base: ClassifierOptions, num_threads: int | None =
                                   else base.precision, num_threads=threads)
     if choose_backend(options).backend == 'bpu':
         precision = 'int8'
-    return PipelineSubject(spec, load_classifier(options), precision)
+    return options, precision
+
+
+def _openvino_subject(spec: str, options: ClassifierOptions, precision: str) -> Subject:
+    """OpenVINO on the ONNX file our onnx backend would load with these options."""
+    options.check()
+    backend = OpenVINOPeerBackend(model_for(choose_backend(options), options),
+                                  num_threads=options.num_threads, peer_name=spec)
+    classifier = classifier_for(backend, options)
+    return PeerPipelineSubject(spec, classifier, precision)

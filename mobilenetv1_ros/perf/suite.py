@@ -23,7 +23,7 @@ from mobilenetv1_ros.perf.dataset import load_dataset
 from mobilenetv1_ros.perf.evaluation import evaluate, paired
 from mobilenetv1_ros.perf.machine import describe_machine, load_average, load_warning
 from mobilenetv1_ros.perf.params import count_parameters
-from mobilenetv1_ros.perf.subjects import create_subject
+from mobilenetv1_ros.perf.subjects import DEFAULT_PEERS, create_subject
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,7 +43,8 @@ class BenchmarkSettings:
 
     Attributes:
         models: Specs of our subjects (see perf.subjects), e.g. ['onnx:int8', 'onnx:float32'].
-        peers: Specs of peer runtimes measured in the same run, e.g. ['litert'].
+        peers: Specs of peer runtimes measured in the same run, e.g. ['litert', 'openvino'];
+            a peer whose runtime does not import is skipped and listed with the reason.
         base: Pipeline options the specs start from (crop, interpolation, labels).
         threads: Inference thread counts for batch-1 latency.
         workers: Parallel workers for throughput.
@@ -65,7 +66,7 @@ class BenchmarkSettings:
     """
 
     models: list[str] = field(default_factory=lambda: ['onnx:int8', 'onnx:float32'])
-    peers: list[str] = field(default_factory=lambda: ['litert'])
+    peers: list[str] = field(default_factory=lambda: list(DEFAULT_PEERS))
     base: ClassifierOptions = field(default_factory=ClassifierOptions)
     threads: list[int] = field(default_factory=lambda: [1, 2])
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -100,6 +101,12 @@ def _is_default_cpu_model(subject: Subject) -> bool:
     return Path(classifier.backend.model_path) == cached_onnx_model('int8')
 
 
+def _model_file(subject: Subject) -> str | None:
+    """Return the model file a subject runs inside our pipeline (ours or a peer's), or None."""
+    classifier = getattr(subject, 'classifier', None)
+    return None if classifier is None else str(classifier.backend.model_path)
+
+
 def _measure_subject(spec: str, settings: BenchmarkSettings, image: npt.NDArray[np.uint8],
                      log: Callable[[str], None]) -> dict[str, Any]:
     record: dict[str, Any] = {'name': spec, 'latency': {}, 'throughput': []}
@@ -109,7 +116,8 @@ def _measure_subject(spec: str, settings: BenchmarkSettings, image: npt.NDArray[
             prepared = subject.prepare(image)
             record.update(precision=subject.precision, peer=subject.peer,
                           num_classes=subject.num_classes, default_cpu=_is_default_cpu_model(
-                              subject), size=_input_size(subject, prepared))
+                              subject), size=_input_size(subject, prepared),
+                          model_file=_model_file(subject))
             record.setdefault('descriptions', {})[str(threads)] = subject.describe()
             log(f'{spec}: batch-1 latency, {threads} thread(s)')
             record['latency'][str(threads)] = bench.infer_latency(
@@ -159,6 +167,16 @@ def _accuracy_summary(result: Evaluation) -> dict[str, Any]:
             'seconds': round(result.seconds, 2)}
 
 
+def _compared(mine: dict[str, Any], peer: dict[str, Any]) -> bool:
+    """Return whether the ratio table pairs ours with this peer.
+
+    A peer that runs one of our model files (OpenVINO) is compared only with the subject that
+    runs the same file; any other peer (LiteRT) with each of ours.
+    """
+    return not (peer.get('model_file') and mine.get('model_file')
+                and peer['model_file'] != mine['model_file'])
+
+
 def _ratios(models: list[dict[str, Any]],
             evaluations: dict[str, Evaluation] | None = None) -> list[dict[str, Any]]:
     evaluations = evaluations or {}
@@ -166,7 +184,7 @@ def _ratios(models: list[dict[str, Any]],
     peers = [m for m in models if m.get('peer')]
     ratios = []
     for mine in ours:
-        for peer in peers:
+        for peer in (peer for peer in peers if _compared(mine, peer)):
             for threads, stats in mine['latency'].items():
                 other = peer['latency'].get(threads)
                 if other:
