@@ -90,6 +90,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     node.add_argument('--overlay', action='store_true',
                       help="turn the node's publish_overlay on and view the overlay here (a "
                            'subscriber of --reliability), counting the overlays that arrive')
+    node.add_argument('--baseline', action='store_true',
+                      help='start, instead of the classifier, a node that subscribes to the '
+                           'frames as it does (raw, same QoS and executor) and does nothing '
+                           'with them: its CPU per frame is the part rclpy and the middleware '
+                           'take (mobilenetv1_ros/perf/baseline_node.py)')
     node.add_argument('--node-log', type=Path, default=None, metavar='FILE',
                       help="keep the started node's output in FILE")
     out = parser.add_argument_group('output')
@@ -139,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         topic=args.topic, namespace=args.namespace, node_log=args.node_log,
         rss_limit_mb=args.rss_limit, dds_profile=args.dds_profile,
         camera_dds_profile=args.camera_dds_profile, node_dds_profile=args.node_dds_profile,
-        overlay=args.overlay)
+        overlay=args.overlay, baseline=args.baseline)
     report = run_load(settings, log=lambda message: print(f'[load] {message}', file=sys.stderr,
                                                           flush=True))
     emit(args, report, lambda: print(format_report(report)))

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
 __all__ = ['run_load']
 
+#: The module `--baseline` runs instead of the classifier node.
+BASELINE_MODULE = 'mobilenetv1_ros.perf.baseline_node'
 _START_TIMEOUT_S = 90.0
 _DRAIN_S = 2.0
 #: Seconds to wait for the node's next diagnostics message.
@@ -119,9 +121,14 @@ def _run(settings: LoadSettings, frames: list[tuple[str, Frame]],
                            depth=settings.depth, name='mobilenetv1_load_camera') as peer:
         node = None
         node_profile = 'unknown (a running node)'
-        if settings.node_pid is None:
+        if settings.baseline:
+            command = node_command({'reliability': settings.reliability},
+                                   {'image': base_topic}, namespace=NAMESPACE,
+                                   module=BASELINE_MODULE)
+        else:
             command = node_command(_node_parameters(settings), {'image': base_topic},
                                    namespace=NAMESPACE)
+        if settings.node_pid is None:
             env = node_environ(settings.node_profile, inherited)
             node_profile = profile_in_use(env)
             say(f'starting the node ({node_profile}): {" ".join(command)}')
@@ -146,6 +153,7 @@ def _run(settings: LoadSettings, frames: list[tuple[str, Frame]],
             else:
                 report['node'] = node_exit(node)
                 report['checks'].append(exit_check(report['node']))
+            report['baseline'] = settings.baseline
             return report
         finally:
             if node is not None:
@@ -165,7 +173,9 @@ def _measure(settings: LoadSettings, peer: ClassifierPeer, msgs: Sequence[Image 
     sender = RateSender(peer, msgs, settings.fps)
     say(f'warm-up: {settings.warmup:g} s at {settings.fps:g} fps')
     sender.run_for(settings.warmup)
-    peer.wait_for(lambda: bool(sender.sent) and sender.sent[-1].stamp in peer.results, 5.0)
+    if not settings.baseline:
+        peer.wait_for(lambda: bool(sender.sent) and sender.sent[-1].stamp in peer.results,
+                      5.0)
     warm = len(sender.sent)
     warm_skipped = sender.skipped
     sender.publish_ms.clear()
@@ -178,7 +188,8 @@ def _measure(settings: LoadSettings, peer: ClassifierPeer, msgs: Sequence[Image 
     if viewer is not None:
         viewer.start()
     start = time.monotonic()
-    windows = Windows(peer, pid, start, settings.interval, warm)
+    windows = Windows(peer, pid, start, settings.interval, warm,
+                      guess_inference=not settings.baseline)
     say(f'load: {settings.duration:g} s of {settings.width}x{settings.height} '
         f'{settings.encoding} at {settings.fps:g} fps')
     sender.run_for(settings.duration, lambda now: windows.tick(now, sender))
@@ -186,7 +197,8 @@ def _measure(settings: LoadSettings, peer: ClassifierPeer, msgs: Sequence[Image 
     end_reading = read_all(pid)
     measured = sender.sent[warm:]
     last = measured[-1].stamp if measured else None
-    peer.wait_for(lambda: last is None or last in peer.results, _DRAIN_S)
+    if not settings.baseline:
+        peer.wait_for(lambda: last is None or last in peer.results, _DRAIN_S)
     windows.tick(time.monotonic(), sender, force=True)
     # The node's counters as they stand after the drain: its next diagnostics message.
     diag_end = _next_diagnostics(peer)

@@ -43,11 +43,13 @@ class Windows:
         start: time.monotonic() at which the measurement started.
         interval: Seconds per row.
         sent: Frames sent before the measurement (the warm-up).
+        guess_inference: See procfs.thread_roles.role_cpu (False for the baseline node).
     """
 
     def __init__(self, peer: ClassifierPeer, pid: int, start: float, interval: float,
-                 sent: int) -> None:
+                 sent: int, *, guess_inference: bool = True) -> None:
         self.peer = peer
+        self.guess_inference = guess_inference
         self.pid = pid
         self.interval = interval
         self.rows: list[dict[str, Any]] = []
@@ -93,7 +95,9 @@ class Windows:
                                    / max(process.time - self._process.time, 1e-9), 1)
             row['threads'] = process.threads
         if threads is not None and self._threads is not None:
-            row['cpu_ms_per_frame'] = role_cpu(self._threads, threads).ms_per_frame(arrived)
+            row['cpu_ms_per_frame'] = role_cpu(self._threads, threads,
+                                                guess_inference=self.guess_inference,
+                                                ).ms_per_frame(arrived)
         self.rows.append(row)
         self._sent = sent_now
         self._process, self._threads, self._diag = process, threads, diag

@@ -51,6 +51,8 @@ class LoadSettings:
         node_dds_profile: The node's profile, over dds_profile.
         overlay: Subscribe to the node's overlay as a viewer would (publish_overlay on) and
             count the overlays that arrive.
+        baseline: Start the baseline node (perf.baseline_node: the node's subscription, and
+            nothing done with the frames) instead of the classifier node.
     """
 
     width: int = 1920
@@ -73,6 +75,7 @@ class LoadSettings:
     camera_dds_profile: ProfileSetting = None
     node_dds_profile: ProfileSetting = None
     overlay: bool = False
+    baseline: bool = False
 
     def check(self) -> None:
         """Raise ConfigError for values that cannot be run."""
@@ -89,6 +92,11 @@ class LoadSettings:
             raise ConfigError(f'Publisher depth {self.depth} must be at least 1')
         if self.node_pid is not None and not self.topic:
             raise ConfigError('Measuring a running node (--node-pid) needs its input --topic')
+        if self.baseline and (self.node_pid is not None or self.overlay or self.compressed
+                              or self.parameters):
+            raise ConfigError('--baseline starts its own node, which takes raw frames only and '
+                              'publishes nothing: no --node-pid, --overlay, --param or '
+                              f'compressed --encoding ({self.encoding})')
         if self.node_pid is not None and self.node_dds_profile is not None:
             raise ConfigError(f'--node-dds-profile {self.node_dds_profile} cannot change the '
                               f'profile of the running node {self.node_pid}')

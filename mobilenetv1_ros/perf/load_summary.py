@@ -148,8 +148,8 @@ def summarize(settings: LoadSettings, sender: RateSender, measured: Sequence[Sen
                     'end': None if end.node is None else end.node.threads},
         'node_cpu_pct': _cpu_pct(start.node, end.node),
         'thread_cpu': None if start.threads is None or end.threads is None else role_cpu(
-            start.threads, end.threads).as_dict(delta('frames_received'),
-                                                   delta('frames_classified')),
+            start.threads, end.threads, guess_inference=not settings.baseline).as_dict(
+                delta('frames_received'), delta('frames_classified')),
         'load_tool_cpu_pct': _cpu_pct(start.own, end.own),
         'machine': {'cpus': os.cpu_count(), 'loadavg_start': load_start,
                     'loadavg_end': load_average(), 'busy_pct': _busy(start.machine,
@@ -165,11 +165,19 @@ def _checks(settings: LoadSettings, report: dict[str, Any], alive: bool) -> list
     bound = report['age_bound_ms']
     age_p95 = report['age_ms'].get('p95')
     node_p95 = report['node_age_ms']['p95']
-    return [
+    process = [
         {'name': 'node alive through the load', 'ok': alive},
         {'name': f'RSS growth <= {settings.rss_limit_mb:g} MB',
          'ok': growth is not None and growth <= settings.rss_limit_mb,
          'value': growth},
+    ]
+    if settings.baseline:
+        # The baseline node classifies nothing: only what it received can be checked.
+        return [*process, {'name': 'frames received by the node',
+                           'ok': report['node_received'] > 0,
+                           'value': report['node_received']}]
+    return [
+        *process,
         {'name': "every result names its photo's class", 'ok': report['mismatched'] == 0,
          'value': report['mismatched']},
         {'name': 'results received', 'ok': report['results'] > 0, 'value': report['results']},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mobilenetv1_ros.procfs.thread_roles import ROLES, UNATTRIBUTED
+from mobilenetv1_ros.procfs.thread_roles import NO_INFERENCE, ROLES, UNATTRIBUTED
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,11 +51,13 @@ def _thread_cpu(report: Mapping[str, Any]) -> list[str]:
         return []
     ms = cpu['ms_per_frame']
     roles = ', '.join(f'{role} {_fmt(ms[role], 2)}' for role in (*ROLES, UNATTRIBUTED))
+    inference = ('no inference (the baseline node)' if cpu['inference_by'] == NO_INFERENCE
+                 else f'inference per classified frame '
+                      f'{_fmt(cpu["inference_ms_per_classified"], 2)} (inference thread found '
+                      f'by {cpu["inference_by"]})')
     return [f'CPU per frame received (ms, per thread from /proc, {cpu["frames"]} frames): '
             f'{roles}; total {_fmt(ms["total"], 2)}, outside inference '
-            f'{_fmt(ms["outside_inference"], 2)}; inference per classified frame '
-            f'{_fmt(cpu["inference_ms_per_classified"], 2)} (inference thread found by '
-            f'{cpu["inference_by"]})']
+            f'{_fmt(ms["outside_inference"], 2)}; {inference}']
 
 
 def _summary(report: Mapping[str, Any]) -> list[str]:

@@ -36,6 +36,7 @@ __all__ = [
     'INFERENCE_THREAD',
     'INFERENCE_THREAD_NAME',
     'MIDDLEWARE_PREFIXES',
+    'NO_INFERENCE',
     'ROLES',
     'UNATTRIBUTED',
     'RoleCpu',
@@ -54,8 +55,8 @@ MIDDLEWARE_PREFIXES = ('dds.',)
 ROLES = ('executor', 'inference', 'middleware', 'other')
 #: The share of the process total that no thread alive at the end accounts for.
 UNATTRIBUTED = 'unattributed'
-#: How the inference thread was found.
-BY_NAME, BY_LOAD = 'name', 'busiest other thread'
+#: How the inference thread was found (NO_INFERENCE: not looked for, the process runs none).
+BY_NAME, BY_LOAD, NO_INFERENCE = 'name', 'busiest other thread', 'none'
 #: Threads listed by name in the report, busiest first.
 _LISTED = 8
 
@@ -97,7 +98,8 @@ class RoleCpu:
         cpu_s: Role -> CPU seconds of its threads.
         total_s: CPU seconds of the whole process.
         threads: Role -> threads of that role alive at the end of the window.
-        inference_by: BY_NAME, or BY_LOAD when no thread carries the inference name.
+        inference_by: BY_NAME, BY_LOAD when no thread carries the inference name, or
+            NO_INFERENCE when none was looked for.
         busiest: The threads that used CPU, busiest first.
     """
 
@@ -154,10 +156,17 @@ class RoleCpu:
         }
 
 
-def role_cpu(start: ThreadsSample, end: ThreadsSample) -> RoleCpu:
+def role_cpu(start: ThreadsSample, end: ThreadsSample, *,
+             guess_inference: bool = True) -> RoleCpu:
     """Split the CPU time a process used between two readings by thread role.
 
     A thread first seen in the end reading started inside the window, from zero.
+
+    Args:
+        start: The first reading.
+        end: The second reading, of the same process.
+        guess_inference: Without a thread named as the inference thread, take the busiest
+            other thread as it (BY_LOAD); False for a process that runs no inference.
 
     Raises:
         ValueError: The readings are of different processes.
@@ -172,7 +181,10 @@ def role_cpu(start: ThreadsSample, end: ThreadsSample) -> RoleCpu:
                               max(spent, 0.0)))
     used.sort(key=lambda thread: thread.cpu_s, reverse=True)
     inference_by = BY_NAME
-    if not any(thread.role == 'inference' for thread in used):
+    named = any(thread.role == 'inference' for thread in used)
+    if not named and not guess_inference:
+        inference_by = NO_INFERENCE
+    elif not named:
         inference_by = BY_LOAD
         others = [thread for thread in used if thread.role == 'other']
         if others:

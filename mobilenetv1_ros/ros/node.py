@@ -103,7 +103,7 @@ def _quiet_opencv() -> None:
         cv2.setLogLevel(1)
 
 
-def _executor() -> Executor:
+def make_executor() -> Executor:
     """Return the executor the node spins in: rclpy's EventsExecutor where it exists.
 
     The events executor (rclpy.experimental, Jazzy and newer) dispatches callbacks from its C++
@@ -510,7 +510,7 @@ def main(args: list[str] | None = None) -> int:
             node.get_logger().fatal('Autostart failed (see above); exiting')
             code = 1
         else:
-            executor = _executor()
+            executor = make_executor()
             # Only an executor that rebuilds its wait set in Python after each callback keeps
             # the GIL long enough to delay inference; the events executor waits in C++ at once.
             node.yield_after_offer = isinstance(executor, SingleThreadedExecutor)

@@ -17,8 +17,9 @@ from shared import REPO_ROOT
 
 from mobilenetv1_ros.cli.load import parse_parameter
 from mobilenetv1_ros.perf.load_text import format_report
+from mobilenetv1_ros.perf.load_settings import LoadSettings
 from mobilenetv1_ros.procfs.procstat import machine_cpu_times, read_process
-from mobilenetv1_ros.procfs.thread_roles import BY_NAME, ROLES, UNATTRIBUTED
+from mobilenetv1_ros.procfs.thread_roles import BY_NAME, NO_INFERENCE, ROLES, UNATTRIBUTED
 
 
 #: The loopback-only variant of config/fastdds_large_frames.xml that scripts and tests use.
@@ -92,6 +93,37 @@ def test_a_short_load_run_reports_rates_ages_rss_and_a_clean_exit(node_env):
     assert names['node exits with code 0 on SIGINT, no traceback']
     assert done.returncode == (0 if all(names.values()) else 1)
     _check_thread_cpu(report)
+
+
+def test_the_baseline_node_takes_the_frames_and_reports_the_floor_of_a_python_node(node_env):
+    pytest.importorskip('rclpy')
+    command = [sys.executable, '-m', 'mobilenetv1_ros', 'load', '--baseline', '--size',
+               '640x480', '--encoding', 'nv12', '--fps', '15', '--duration', '3', '--interval',
+               '1', '--warmup', '1', '--dds-profile', str(PROFILE), '--json']
+    done = subprocess.run(command, env=node_env, cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip(), done.stderr
+    report = json.loads(done.stdout)
+    assert 'mobilenetv1_ros.perf.baseline_node' in report['node']['command']
+    assert report['baseline'] is True
+    assert report['node_received'] >= report['sent'] * 0.8 and report['results'] == 0
+    cpu = report['thread_cpu']
+    assert cpu['inference_by'] == NO_INFERENCE and cpu['threads']['inference'] == 0
+    assert cpu['ms_per_frame']['executor'] > 0 and cpu['ms_per_frame']['inference'] == 0
+    assert [check['name'] for check in report['checks']] == [
+        'node alive through the load', 'RSS growth <= 20 MB', 'frames received by the node',
+        'node exits with code 0 on SIGINT, no traceback']
+    assert done.returncode == (0 if all(check['ok'] for check in report['checks']) else 1)
+    assert 'no inference (the baseline node)' in format_report(report)
+
+
+def test_the_baseline_refuses_what_it_cannot_do():
+    from mobilenetv1_ros.core.errors import ConfigError
+    for settings in (LoadSettings(baseline=True, overlay=True),
+                     LoadSettings(baseline=True, encoding='jpeg'),
+                     LoadSettings(baseline=True, parameters={'backend': 'onnx'})):
+        with pytest.raises(ConfigError, match='--baseline starts its own node'):
+            settings.check()
 
 
 def _check_thread_cpu(report: dict) -> None:

@@ -28,6 +28,7 @@ from mobilenetv1_ros.procfs.thread_roles import (
     BY_LOAD,
     BY_NAME,
     INFERENCE_THREAD_NAME,
+    NO_INFERENCE,
     ROLES,
     UNATTRIBUTED,
     role_cpu,
@@ -186,3 +187,9 @@ def test_without_the_inference_name_the_busiest_other_thread_is_inference() -> N
     assert cpu.threads == {'executor': 1, 'inference': 1, 'middleware': 1, 'other': 1}
     assert cpu.cpu_s['inference'] == pytest.approx(WORK['inference'], abs=SLACK_S)
     assert cpu.cpu_s['other'] == pytest.approx(WORK['other'], abs=SLACK_S)
+    # A process that runs no inference (the load tool's baseline node): nothing is guessed.
+    plain = role_cpu(start, end, guess_inference=False)
+    assert plain.inference_by == NO_INFERENCE
+    assert plain.cpu_s['inference'] == 0 and plain.threads['inference'] == 0
+    assert plain.cpu_s['other'] == pytest.approx(WORK['inference'] + WORK['other'],
+                                                 abs=2 * SLACK_S)
