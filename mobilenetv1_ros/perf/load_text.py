@@ -55,9 +55,14 @@ def _thread_cpu(report: Mapping[str, Any]) -> list[str]:
                  else f'inference per classified frame '
                       f'{_fmt(cpu["inference_ms_per_classified"], 2)} (inference thread found '
                       f'by {cpu["inference_by"]})')
-    return [f'CPU per frame received (ms, per thread from /proc, {cpu["frames"]} frames): '
-            f'{roles}; total {_fmt(ms["total"], 2)}, outside inference '
-            f'{_fmt(ms["outside_inference"], 2)}; {inference}']
+    lines = [f'CPU per frame received (ms, per thread from /proc, {cpu["frames"]} frames): '
+             f'{roles}; total {_fmt(ms["total"], 2)}, outside inference '
+             f'{_fmt(ms["outside_inference"], 2)}; {inference}']
+    runs = cpu.get('runs_per_frame')
+    if runs:
+        lines.append('wake-ups per frame received (times on a CPU, from schedstat): '
+                     + ', '.join(f'{role} {_fmt(runs[role], 1)}' for role in ROLES))
+    return lines
 
 
 def _summary(report: Mapping[str, Any]) -> list[str]:

@@ -134,12 +134,15 @@ class ThreadTimes:
         name: Its kernel name (comm, 15 bytes at most).
         cpu_s: User plus system CPU seconds.
         start_ticks: Start time in clock ticks after boot (orders threads by creation).
+        runs: Times the scheduler put it on a CPU (each wake-up is one), None without
+            schedstat.
     """
 
     tid: int
     name: str
     cpu_s: float
     start_ticks: int
+    runs: int | None = None
 
 
 @dataclass(frozen=True)
@@ -159,25 +162,29 @@ class ThreadsSample:
     threads: dict[int, ThreadTimes]
 
 
-def _runtime_s(path: str) -> float | None:
-    """Return the CPU seconds a schedstat file reports (nanoseconds), None without one."""
+def _schedstat(path: str) -> tuple[float, int] | None:
+    """Return (CPU seconds, times run) of a schedstat file, None without one.
+
+    Its fields: nanoseconds on a CPU, nanoseconds waiting for one, times run on one.
+    """
     text = _read(path)
     if not text:
         return None
     try:
-        return int(text.split(None, 1)[0]) / 1e9
+        on_cpu_ns, _, runs = (int(value) for value in text.split()[:3])
     except ValueError:
         return None
+    return on_cpu_ns / 1e9, runs
 
 
 def read_threads(pid: int) -> ThreadsSample | None:
     """Read the CPU time of every thread of a process; None when the process is gone.
 
     A thread's time comes from its schedstat file (nanoseconds; kernels with
-    CONFIG_SCHED_INFO, which Debian's, Ubuntu's and the RDK X5's have) and else from its stat
-    line (clock ticks: too coarse for a one-second window). The process total, which also
-    counts the threads that ended, is always in clock ticks. A thread that exits while the
-    directory is read is left out.
+    CONFIG_SCHED_INFO, which Debian's, Ubuntu's and the RDK X5's have), with the times it ran,
+    and else from its stat line (clock ticks: too coarse for a one-second window). The process
+    total, which also counts the threads that ended, is always in clock ticks. A thread that
+    exits while the directory is read is left out.
     """
     now = time.monotonic()
     try:
@@ -189,10 +196,12 @@ def read_threads(pid: int) -> ThreadsSample | None:
         text = _read(f'/proc/{pid}/task/{tid}/stat')
         if text is not None:
             line = parse_stat(text)
-            runtime_s = _runtime_s(f'/proc/{pid}/task/{tid}/schedstat')
-            threads[tid] = ThreadTimes(tid, line.name,
-                                       line.cpu_s if runtime_s is None else runtime_s,
-                                       line.start_ticks)
+            sched = _schedstat(f'/proc/{pid}/task/{tid}/schedstat')
+            if sched is None:
+                threads[tid] = ThreadTimes(tid, line.name, line.cpu_s, line.start_ticks)
+            else:
+                threads[tid] = ThreadTimes(tid, line.name, sched[0], line.start_ticks,
+                                           sched[1])
     # Read last, the process total covers at least the threads read before it.
     stat = _read(f'/proc/{pid}/stat')
     if stat is None:

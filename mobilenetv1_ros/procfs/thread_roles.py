@@ -87,6 +87,7 @@ class ThreadCpu:
     name: str
     role: str
     cpu_s: float
+    runs: int | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ class RoleCpu:
         inference_by: BY_NAME, BY_LOAD when no thread carries the inference name, or
             NO_INFERENCE when none was looked for.
         busiest: The threads that used CPU, busiest first.
+        runs: Role -> times its threads were put on a CPU (wake-ups), None where the kernel
+            does not count them.
     """
 
     seconds: float
@@ -109,6 +112,14 @@ class RoleCpu:
     threads: dict[str, int]
     inference_by: str
     busiest: list[ThreadCpu] = field(default_factory=list)
+    runs: dict[str, int] | None = None
+
+    def runs_per_frame(self, frames: int) -> dict[str, float | None] | None:
+        """Return wake-ups per frame by role (None without the kernel's counts)."""
+        if self.runs is None:
+            return None
+        return {role: round(count / frames, 2) if frames > 0 else None
+                for role, count in self.runs.items()}
 
     @property
     def unattributed_s(self) -> float:
@@ -146,6 +157,7 @@ class RoleCpu:
                 self.cpu_s['inference'] * 1e3 / classified, 3) if classified > 0 else None,
             'seconds': round(self.seconds, 2),
             'ms_per_frame': self.ms_per_frame(frames),
+            'runs_per_frame': self.runs_per_frame(frames),
             'cpu_pct': {role: round(100.0 * cpu / max(self.seconds, 1e-9), 1)
                         for role, cpu in {**self.cpu_s, 'total': self.total_s}.items()},
             'threads': self.threads,
@@ -177,8 +189,12 @@ def role_cpu(start: ThreadsSample, end: ThreadsSample, *,
     for tid, times in end.threads.items():
         before = start.threads.get(tid)
         spent = times.cpu_s - (before.cpu_s if before is not None else 0.0)
+        woke = None
+        if times.runs is not None:
+            earlier = 0 if before is None else before.runs
+            woke = None if earlier is None else max(times.runs - earlier, 0)
         used.append(ThreadCpu(tid, times.name, thread_role(tid, end.pid, times.name),
-                              max(spent, 0.0)))
+                              max(spent, 0.0), woke))
     used.sort(key=lambda thread: thread.cpu_s, reverse=True)
     inference_by = BY_NAME
     named = any(thread.role == 'inference' for thread in used)
@@ -190,11 +206,17 @@ def role_cpu(start: ThreadsSample, end: ThreadsSample, *,
         if others:
             busiest = others[0]
             used[used.index(busiest)] = ThreadCpu(busiest.tid, busiest.name, 'inference',
-                                                  busiest.cpu_s)
+                                                  busiest.cpu_s, busiest.runs)
     cpu_s = dict.fromkeys(ROLES, 0.0)
     threads = dict.fromkeys(ROLES, 0)
+    runs: dict[str, int] | None = dict.fromkeys(ROLES, 0)
     for thread in used:
         cpu_s[thread.role] += thread.cpu_s
         threads[thread.role] += 1
+        if runs is not None and thread.runs is not None:
+            runs[thread.role] += thread.runs
+        else:
+            runs = None
     return RoleCpu(end.time - start.time, cpu_s, end.process_cpu_s - start.process_cpu_s,
-                   threads, inference_by, [thread for thread in used if thread.cpu_s > 0])
+                   threads, inference_by, [thread for thread in used if thread.cpu_s > 0],
+                   runs)

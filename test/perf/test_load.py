@@ -142,6 +142,11 @@ def _check_thread_cpu(report: dict) -> None:
     seconds = ms['total'] * cpu['frames'] / 1e3
     assert seconds == pytest.approx(report['node_cpu_pct'] / 100 * cpu['seconds'], abs=0.06)
     assert all(set(row['cpu_ms_per_frame']) >= set(ROLES) for row in report['series'])
+    # The executor wakes for every frame; the inference thread too.
+    runs = cpu['runs_per_frame']
+    assert runs['executor'] >= 0.9 and runs['inference'] >= 0.9
     text = format_report(report)
     assert 'CPU per frame received (ms, per thread from /proc' in text
     assert f'outside inference {ms["outside_inference"]:.2f}' in text
+    assert f'wake-ups per frame received (times on a CPU, from schedstat): executor ' \
+           f'{runs["executor"]:.1f}' in text

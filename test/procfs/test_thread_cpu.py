@@ -175,6 +175,9 @@ def test_roles_of_the_threads_of_a_real_process_and_their_cpu_seconds() -> None:
     assert per_frame['outside_inference'] == pytest.approx(
         per_frame['total'] - per_frame['inference'], abs=0.01)
     assert cpu.ms_per_frame(0)['total'] is None
+    # Each thread ran at least once in the window: the kernel counts the wake-ups too.
+    assert cpu.runs is not None and all(cpu.runs[role] >= 1 for role in ROLES)
+    assert cpu.runs_per_frame(100) == {role: round(cpu.runs[role] / 100, 2) for role in ROLES}
     busiest = cpu.as_dict(100)['busiest'][0]
     assert (busiest['name'], busiest['role']) == (INFERENCE_THREAD_NAME, 'inference')
     assert thread_role(pid, pid, 'python3') == 'executor'
