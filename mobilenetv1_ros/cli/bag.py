@@ -154,10 +154,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help='bag to classify (default: the sample bag)')
     bench.add_argument('--topics', nargs='+', default=[], metavar='TOPIC',
                        help='image topics (default: all)')
-    bench.add_argument('--repeats', type=int, default=5, metavar='N',
-                       help='alternating runs of each measurement (default: %(default)s)')
+    bench.add_argument('--repeats', type=int, default=9, metavar='N',
+                       help='pairs of runs (backend-only and offline, the order flipping '
+                            'from pair to pair) (default: %(default)s)')
     bench.add_argument('--min-ratio', type=float, default=0.0, metavar='R',
-                       help='exit 1 when offline / backend-only is below R (default: none)')
+                       help='exit 1 when the median offline / backend-only ratio of the pairs '
+                            'is below R (default: none)')
     bench.add_argument('--json', action='store_true', help='print the figures as JSON')
     add_pipeline_arguments(bench)
     bench.set_defaults(bag_run=_benchmark)
@@ -405,8 +407,12 @@ def _benchmark(args: argparse.Namespace, _signals: StopSignals) -> int:
                           'backend_fps': round(result.backend_fps, 2),
                           'offline_fps': round(result.offline_fps, 2),
                           'ratio': round(result.ratio, 4),
+                          'ratio_spread': [round(x, 4) for x in result.spread],
                           'backend_runs': [round(x, 2) for x in result.backend_runs],
-                          'offline_runs': [round(x, 2) for x in result.offline_runs]}, indent=2))
+                          'offline_runs': [round(x, 2) for x in result.offline_runs],
+                          'backend_cpu_ms_per_frame': [round(x, 3) for x in result.backend_cpu],
+                          'offline_cpu_ms_per_frame': [round(x, 3) for x in result.offline_cpu],
+                          'load_average': [round(x, 2) for x in result.load]}, indent=2))
     else:
         print(result.format())
     if args.min_ratio and result.ratio < args.min_ratio:
