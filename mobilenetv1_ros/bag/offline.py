@@ -15,7 +15,6 @@ is reported.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections import Counter
@@ -33,10 +32,11 @@ from mobilenetv1_ros.bag.bagio import (
     prepare_output,
     shortfall,
 )
+from mobilenetv1_ros.bag.cdr import classification_cdr, read_frame
 from mobilenetv1_ros.bag.errors import BagError
+from mobilenetv1_ros.bag.handoff import Handoff
 from mobilenetv1_ros.bag.messages import (
     CLASSIFICATION_TYPE,
-    classification_message,
     frame_from_message,
     typestore,
 )
@@ -68,7 +68,10 @@ __all__ = [
 ]
 
 CLASSIFICATION_SUFFIX = '/classification'
-_QUEUE_DEPTH = 8
+#: Frames read ahead of inference, and results waiting to be written (see bag.handoff).
+_READ_AHEAD = 16
+_WRITE_BEHIND = 64
+_WRITE_BATCH = 16
 #: Rejected frames listed one by one in the printed summary, and at most in the summary's
 #: `rejected_frames` (a bag of millions of unusable frames must not exhaust memory).
 _LISTED_REJECTIONS = 20
@@ -149,6 +152,8 @@ class BagSummary:
     rejected_frames: list[RejectedFrame] = field(default_factory=list)
     messages_written: int = 0
     seconds: float = 0.0
+    #: CPU time of the whole process (every thread) over the same span as `seconds`.
+    cpu_seconds: float = 0.0
     convert_ms: float = 0.0
     infer_ms: float = 0.0
     postprocess_ms: float = 0.0
@@ -284,6 +289,7 @@ class BagSummary:
             'frames': self.frames, 'classified': self.classified,
             'rejected': self.rejected_count, 'messages_written': self.messages_written,
             'seconds': round(self.seconds, 4),
+            'cpu_seconds': round(self.cpu_seconds, 4),
             'frames_per_second': round(self.frames_per_second, 2),
             'topics': {t: vars(c) for t, c in self.topics.items()},
             'classes': [{'class_id': c, 'label': label, 'frames': n}
@@ -331,50 +337,46 @@ class _Inferred(NamedTuple):
 _Item = Union[_Prepared, _End]
 
 
-def _put_while(items: queue.Queue[Any], item: Any, running: Callable[[], bool]) -> bool:
-    """Put an item into a bounded queue, waiting for room while `running()`; False if it stops."""
-    while running():
-        try:
-            items.put(item, timeout=0.1)
-        except queue.Full:
-            continue
-        return True
-    return False
-
-
 class _FrameReader(threading.Thread):
     """Reads, deserializes and preprocesses frames into a bounded queue, in bag order."""
 
-    def __init__(self, reader: Any, connections: list[Connection],
-                 classifier: Classifier) -> None:
+    def __init__(self, reader: Any, connections: list[Connection], classifier: Classifier,
+                 keep_data: bool) -> None:
         super().__init__(name='bag-reader', daemon=True)
         self.reader = reader
         self.connections = connections
         self.classifier = classifier
-        self.items: queue.Queue[_Item] = queue.Queue(maxsize=_QUEUE_DEPTH)
+        self.items: Handoff[_Item] = Handoff(_READ_AHEAD)
         self.stop = threading.Event()
+        #: Whether the stored bytes are kept for the writer (--keep-inputs).
+        self.keep_data = keep_data
 
     def _put(self, item: _Item) -> bool:
-        return _put_while(self.items, item, lambda: not self.stop.is_set())
+        return self.items.put(item, lambda: not self.stop.is_set(),
+                              flush=isinstance(item, _End))
 
     def _prepare(self, connection: Connection, timestamp: int, data: bytes) -> _Prepared:
         start = time.perf_counter()
         try:
-            message: Any = typestore().deserialize_cdr(data, connection.msgtype)
-        except Exception as error:  # noqa: BLE001 - malformed CDR raises anything
-            return _Prepared(connection, timestamp, data, None, None, 0.0,
-                             f'message cannot be deserialized ({describe_error(error)})')
+            header, frame = read_frame(data, connection.msgtype)
+        except Exception:  # noqa: BLE001 - rosbags reads it or says why not
+            try:
+                message: Any = typestore().deserialize_cdr(data, connection.msgtype)
+            except Exception as error:  # noqa: BLE001 - malformed CDR raises anything
+                return _Prepared(connection, timestamp, data, None, None, 0.0,
+                                 f'message cannot be deserialized ({describe_error(error)})')
+            header, frame = message.header, frame_from_message(message)
         try:
-            prepared = self.classifier.prepare(frame_from_message(message))
+            prepared = self.classifier.prepare(frame)
         except ImageError as error:
-            return _Prepared(connection, timestamp, data, message.header, None, 0.0, str(error))
+            return _Prepared(connection, timestamp, data, header, None, 0.0, str(error))
         except Exception as error:  # noqa: BLE001 - a frame must never end the run
             # cv2.error for images over OpenCV's pixel limit, MemoryError, anything a decoder
             # raises: the frame is rejected, the frames after it are still read.
-            return _Prepared(connection, timestamp, data, message.header, None, 0.0,
+            return _Prepared(connection, timestamp, data, header, None, 0.0,
                              f'frame cannot be converted ({describe_error(error)})')
-        return _Prepared(connection, timestamp, data, message.header, prepared.nv12,
-                         (time.perf_counter() - start) * 1e3, '')
+        return _Prepared(connection, timestamp, data if self.keep_data else b'', header,
+                         prepared.nv12, (time.perf_counter() - start) * 1e3, '')
 
     def run(self) -> None:
         error: str | None = None
@@ -407,19 +409,20 @@ class _ResultWriter(threading.Thread):
         self.summary = summary
         self.progress = progress
         self.on_result = on_result
-        self.items: queue.Queue[_Inferred | None] = queue.Queue(maxsize=_QUEUE_DEPTH)
+        self.items: Handoff[_Inferred | None] = Handoff(_WRITE_BEHIND, _WRITE_BATCH)
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self.finished = 0.0
+        self.finished_cpu = 0.0
 
-    def _next(self) -> _Inferred | None:
+    def _next(self) -> list[_Inferred | None]:
         main = threading.main_thread()
         while True:
-            try:
-                return self.items.get(timeout=0.2)
-            except queue.Empty:
-                if not main.is_alive():
-                    return None
+            items = self.items.take(timeout=0.2)
+            if items:
+                return items
+            if not main.is_alive():
+                return [None]
 
     def run(self) -> None:
         try:
@@ -429,8 +432,9 @@ class _ResultWriter(threading.Thread):
             self.ready.set()
             return
         try:
-            writer.set_custom_data('mobilenetv1_ros.source', str(self.summary.input))
-            writer.set_custom_data('mobilenetv1_ros.backend', self.summary.backend)
+            summary = self.summary
+            writer.set_custom_data('mobilenetv1_ros.source', str(summary.input))
+            writer.set_custom_data('mobilenetv1_ros.backend', summary.backend)
             outputs: dict[str, Connection] = {}
             copies: dict[int, Connection] = {}
             for connection in self.connections:
@@ -442,12 +446,20 @@ class _ResultWriter(threading.Thread):
                     copies[connection.id] = add_connection(writer, topic, connection.msgtype,
                                                            source=connection)
             self.ready.set()
-            while True:
-                item = self._next()
-                if item is None:
-                    break
-                self._write(writer, item, outputs, copies)
+            done = False
+            while not done:
+                written = 0
+                for item in self._next():
+                    if item is None:
+                        done = True
+                        break
+                    self._write(writer, item, outputs, copies)
+                    written += 1
+                summary.messages_written = writer.total
+                if self.progress is not None and written:
+                    self.progress.update(written)
             self.finished = time.perf_counter()
+            self.finished_cpu = time.process_time()
         except BagError as error:
             # A failed write (disk full): the bag keeps what was committed before it.
             self.summary.write_error = str(error)
@@ -484,9 +496,8 @@ class _ResultWriter(threading.Thread):
             start = time.perf_counter()
             predictions, _ = self.classifier.rank(scores)
             summary.postprocess_ms += (time.perf_counter() - start) * 1e3
-            message = classification_message(frame.header, predictions)
             writer.write(outputs[topic], frame.timestamp,
-                         typestore().serialize_cdr(message, CLASSIFICATION_TYPE))
+                         classification_cdr(frame.header, predictions))
             counts.frames += 1
             counts.classified += 1
             summary.convert_ms += frame.convert_ms
@@ -496,13 +507,10 @@ class _ResultWriter(threading.Thread):
             if self.on_result is not None:
                 self.on_result(FrameResult(topic, frame.timestamp, stamp_ns(frame.header.stamp),
                                            predictions))
-        summary.messages_written = writer.total
-        if self.progress is not None:
-            self.progress.update()
 
     def put(self, item: _Inferred | None) -> bool:
-        """Queue an item; return False when the writer has stopped."""
-        return _put_while(self.items, item, self.is_alive)
+        """Queue an item (None: the end); return False when the writer has stopped."""
+        return self.items.put(item, self.is_alive, flush=item is None)
 
 
 def classify_bag(input_path: str | Path, output_path: str | Path, classifier: Classifier,
@@ -547,14 +555,39 @@ def classify_bag(input_path: str | Path, output_path: str | Path, classifier: Cl
     return summary
 
 
+def _infer_batch(items: list[_Item], infer: Callable[[npt.NDArray[np.uint8]], Any],
+                 results: _ResultWriter, summary: BagSummary, stop: threading.Event) -> bool:
+    """Infer a batch of read frames and hand them to the writer; False when the run ends."""
+    if not items and not results.is_alive():
+        return False
+    for item in items:
+        if stop.is_set():
+            summary.interrupted = True
+            return False
+        if isinstance(item, _End):
+            summary.read_error = item.error
+            return False
+        scores, infer_ms = None, 0.0
+        if item.nv12 is not None:
+            began = time.perf_counter()
+            scores = infer(item.nv12)
+            infer_ms = (time.perf_counter() - began) * 1e3
+        if not results.put(_Inferred(item, scores, infer_ms)):
+            return False
+    if stop.is_set():
+        summary.interrupted = True
+        return False
+    return True
+
+
 def _run(reader: Any, output_path: Path, connections: list[Connection], classifier: Classifier,
          options: BagClassifyOptions, summary: BagSummary, progress: tqdm | None,
          on_result: Callable[[FrameResult], None] | None, stop: threading.Event) -> None:
     results = _ResultWriter(output_path, connections, classifier, options, summary, progress,
                             on_result)
-    frames = _FrameReader(reader, connections, classifier)
+    frames = _FrameReader(reader, connections, classifier, options.keep_inputs)
     infer = classifier.infer
-    start = 0.0
+    start = start_cpu = 0.0
     try:
         results.start()
         results.ready.wait()
@@ -562,27 +595,10 @@ def _run(reader: Any, output_path: Path, connections: list[Connection], classifi
             raise results.error
         # Timed from the first read: creating the output bag is not part of the throughput.
         start = time.perf_counter()
+        start_cpu = time.process_time()
         frames.start()
-        while True:
-            if stop.is_set():
-                summary.interrupted = True
-                break
-            try:
-                item = frames.items.get(timeout=0.1)
-            except queue.Empty:
-                if results.is_alive():
-                    continue
-                break
-            if isinstance(item, _End):
-                summary.read_error = item.error
-                break
-            scores, infer_ms = None, 0.0
-            if item.nv12 is not None:
-                began = time.perf_counter()
-                scores = infer(item.nv12)
-                infer_ms = (time.perf_counter() - began) * 1e3
-            if not results.put(_Inferred(item, scores, infer_ms)):
-                break
+        while _infer_batch(frames.items.take(timeout=0.1), infer, results, summary, stop):
+            pass
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
@@ -594,6 +610,7 @@ def _run(reader: Any, output_path: Path, connections: list[Connection], classifi
             frames.join(timeout=5.0)
         if start:
             summary.seconds = (results.finished or time.perf_counter()) - start
+            summary.cpu_seconds = (results.finished_cpu or time.process_time()) - start_cpu
         if progress is not None:
             progress.close()
     if results.error is not None:
