@@ -36,7 +36,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     'loading': frozenset({'options', 'export', 'core'}),
     'ros': frozenset({'loading', 'options', 'export', 'core', 'procfs'}),
     # The live player and recorder use rclpy directly, never the node's ros layer.
-    'bag': frozenset({'loading', 'options', 'export', 'core', 'console'}),
+    'bag': frozenset({'loading', 'options', 'export', 'core', 'console', 'procfs'}),
     'harness': frozenset({'ros', 'loading', 'options', 'export', 'core', 'procfs'}),
     'perf': frozenset({'harness', 'bag', 'ros', 'loading', 'options', 'export', 'core',
                        'console', 'procfs'}),

@@ -27,6 +27,7 @@ from mobilenetv1_ros.bag.bagio import image_connections, open_reader
 from mobilenetv1_ros.bag.messages import frame_from_message, typestore
 from mobilenetv1_ros.bag.offline import BagClassifyOptions, BagSummary, classify_bag
 from mobilenetv1_ros.core.errors import ImageError
+from mobilenetv1_ros.procfs.procstat import machine_cpu_times
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -180,14 +181,8 @@ def _cpu_ms_per_frame(start: float, frames: int) -> float:
 
 def _machine_busy_seconds() -> float | None:
     """CPU seconds all processes have used since boot (/proc/stat), None where unknown."""
-    try:
-        with open('/proc/stat', encoding='ascii') as stat:
-            fields = stat.readline().split()
-        ticks = [int(value) for value in fields[1:9]]
-        # user nice system idle iowait irq softirq steal: idle, iowait and steal are not busy.
-        return (sum(ticks) - ticks[3] - ticks[4] - ticks[7]) / os.sysconf('SC_CLK_TCK')
-    except (OSError, ValueError, IndexError):
-        return None
+    times = machine_cpu_times()
+    return None if times is None else times[0]
 
 
 class _Foreign:

@@ -216,6 +216,8 @@ def machine_cpu_times() -> tuple[float, float] | None:
         return None
     first = text.split('\n', 1)[0].split()
     values = [int(value) for value in first[1:]]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    # user nice system idle iowait irq softirq steal: idle, iowait and steal (time the
+    # hypervisor gave to other machines) are not this machine's processes working.
+    idle = values[3] + sum(values[index] for index in (4, 7) if len(values) > index)
     total = sum(values[:8])
     return (total - idle) / TICKS_PER_S, total / TICKS_PER_S
