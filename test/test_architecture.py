@@ -3,9 +3,9 @@
 Layers, lowest first: core < export < options < loading < (ros, bag, harness) < perf < cli.
 A module imports only its own layer and the layers its row of ALLOWED lists; nothing imports cli
 but the `python -m mobilenetv1_ros` shim; core, export, options, loading and the offline bag
-modules never import rclpy or ROS message packages; peer runtimes (OpenVINO), which are no
-dependency of the package, are imported only by perf/ and only inside functions; no two modules
-import each other, directly or around a loop. Every failing test prints all its violations as
+modules never import rclpy or ROS message packages; optional runtimes (ONNX Runtime, the
+exporter's onnx and tflite, hobot_dnn, LiteRT, OpenVINO) are imported only inside functions, in
+every module; no two modules import each other, directly or around a loop. Every failing test prints all its violations as
 `file:line: ...`.
 """
 
@@ -57,12 +57,14 @@ ROS_FREE_LAYERS = ('core', 'export', 'options', 'loading', 'procfs')
 #: The bag layer's live tools (they publish and subscribe); the rest of bag/ is offline.
 LIVE_BAG_MODULES = frozenset({f'{PACKAGE}.bag.player', f'{PACKAGE}.bag.recorder',
                               f'{PACKAGE}.bag.ros_types'})
+#: Runtimes a machine may lack: the CPU backends' (onnxruntime; openvino, opt-in and no
+#: dependency of the package, scripts/requirements-peers.txt installs it), the exporter's (onnx,
+#: tflite), the BPU's (hobot_dnn) and the LiteRT peer's. Every module imports them inside
+#: functions only, when a backend, an export or a peer needs them, so it imports without them.
+OPTIONAL_RUNTIMES = ('onnxruntime', 'onnx', 'tflite', 'hobot_dnn', 'hobot_dnn_rdkx5',
+                     'ai_edge_litert', 'openvino')
 #: Runtimes that the ROS-free layers import only when a backend or an export needs them.
-LAZY_RUNTIMES = ('rclpy', 'onnxruntime', 'onnx', 'tflite', 'hobot_dnn', 'hobot_dnn_rdkx5',
-                 'ai_edge_litert', 'openvino', 'sensor_msgs', 'vision_msgs', 'std_msgs')
-#: Runtimes the package does not depend on, measured as peers by the benchmark: only the perf
-#: layer imports them, inside functions (scripts/requirements-peers.txt installs them).
-PEER_RUNTIMES = ('openvino',)
+LAZY_RUNTIMES = ('rclpy', *OPTIONAL_RUNTIMES, 'sensor_msgs', 'vision_msgs', 'std_msgs')
 
 
 @dataclass(frozen=True)
@@ -224,17 +226,12 @@ def ros_violations(imports: Iterable[Import]) -> list[str]:
             for item in imports if ros_free(item.module) and _is_ros(item.target)]
 
 
-def peer_runtime_violations(imports: Iterable[Import]) -> list[str]:
-    """Imports of a peer runtime outside perf/, or at module level (they must stay optional)."""
-    problems = []
-    for item in imports:
-        if item.target.split('.')[0] not in PEER_RUNTIMES or item.type_only:
-            continue
-        if layer_of(item.module) != 'perf':
-            problems.append(f'{item.where()}: peer runtimes belong to perf only')
-        elif not item.local:
-            problems.append(f'{item.where()}: a peer runtime must be imported inside a function')
-    return problems
+def optional_runtime_violations(imports: Iterable[Import]) -> list[str]:
+    """Imports of an optional runtime at module level (they must stay optional)."""
+    return [f'{item.where()}: an optional runtime must be imported inside a function'
+            for item in imports
+            if item.target.split('.')[0] in OPTIONAL_RUNTIMES and not item.local
+            and not item.type_only]
 
 
 def import_cycles(imports: Iterable[Import]) -> list[list[str]]:
@@ -327,9 +324,11 @@ def test_lower_layers_and_offline_bag_never_import_ros(imports: list[Import]) ->
     _fail_with(ros_violations(imports), 'ROS imports in code that must run without ROS')
 
 
-def test_peer_runtimes_only_in_perf_and_lazily(imports: list[Import]) -> None:
-    assert any(item.target == 'openvino' for item in imports), 'the OpenVINO peer is gone'
-    _fail_with(peer_runtime_violations(imports), 'peer runtime imports')
+def test_optional_runtimes_are_imported_only_inside_functions(imports: list[Import]) -> None:
+    runtimes = {(item.module, item.target.split('.')[0]) for item in imports if item.local}
+    assert {(f'{PACKAGE}.core.backends.onnx', 'onnxruntime'),
+            (f'{PACKAGE}.core.backends.openvino', 'openvino')} <= runtimes
+    _fail_with(optional_runtime_violations(imports), 'module-level imports of optional runtimes')
 
 
 def test_no_import_cycles(imports: list[Import]) -> None:
@@ -352,7 +351,8 @@ def _modules_loaded_by(modules: list[str], watched: tuple[str, ...]) -> list[str
 def test_ros_free_layers_load_no_ros_and_no_optional_runtime(files: dict[str, Path]) -> None:
     """Importing them (what the AST cannot see: dynamic imports too) loads none of these."""
     modules = [module for module in files if ros_free(module)]
-    assert f'{PACKAGE}.core.backends.onnx' in modules and f'{PACKAGE}.bag.offline' in modules
+    assert {f'{PACKAGE}.core.backends.onnx', f'{PACKAGE}.core.backends.openvino',
+            f'{PACKAGE}.bag.offline'} <= set(modules)
     loaded = _modules_loaded_by(modules, LAZY_RUNTIMES)
     assert loaded == [], f'importing {len(modules)} ROS-free modules loaded {loaded}'
 
@@ -362,7 +362,7 @@ def test_command_line_tools_load_rclpy_only_when_they_use_it() -> None:
                f'{PACKAGE}.cli.benchmark', f'{PACKAGE}.perf.evaluation', f'{PACKAGE}.perf.suite',
                f'{PACKAGE}.perf.endtoend']
     loaded = _modules_loaded_by(modules, ('rclpy', 'hobot_dnn', 'sensor_msgs', 'vision_msgs',
-                                          *PEER_RUNTIMES))
+                                          'openvino'))
     assert loaded == []
 
 
@@ -401,7 +401,8 @@ def test_the_checker_finds_each_kind_of_violation(tmp_path: Path) -> None:
                         '    import openvino.runtime\n',
         'stray.py': 'from mobilenetv1_ros.core import frames\n'
                     'def peer():\n'
-                    '    import openvino\n',
+                    '    import openvino\n'
+                    'import onnxruntime.capi\n',
     })
     imports = collect_imports(files)
     assert sorted((i.module, i.target, i.local, i.type_only) for i in imports
@@ -426,10 +427,10 @@ def test_the_checker_finds_each_kind_of_violation(tmp_path: Path) -> None:
     assert len(ros) == 2, ros
     assert any('core/assets.py:3:' in p and 'rclpy.qos (function-local)' in p for p in ros)
     assert any('bag/offline.py:1:' in p for p in ros)
-    peers = peer_runtime_violations(imports)
-    assert len(peers) == 2, peers
-    assert any('perf/peer.py:1:' in p and 'inside a function' in p for p in peers)
-    assert any('stray.py:3:' in p and 'perf only' in p for p in peers)
+    runtimes = optional_runtime_violations(imports)
+    assert len(runtimes) == 2, runtimes
+    assert any('perf/peer.py:1:' in p and 'inside a function' in p for p in runtimes)
+    assert any('stray.py:4:' in p and 'onnxruntime.capi' in p for p in runtimes)
     assert import_cycles(imports) == [['mobilenetv1_ros.core.assets',
                                        'mobilenetv1_ros.export.cache']]
     assert layer_of('mobilenetv1_ros.stray') is None

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from mobilenetv1_ros.core.errors import ConfigError
 from mobilenetv1_ros.export.builders import PRECISIONS
 from mobilenetv1_ros.harness.loopback import isolate_ros
-from mobilenetv1_ros.perf.subjects import PEER_NAMES, parse_spec
+from mobilenetv1_ros.options import BACKEND_CHOICES
+from mobilenetv1_ros.perf.subjects import parse_spec
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -34,12 +35,13 @@ def node_parameters(spec: str, base: ClassifierOptions) -> dict[str, Any]:
     """Return the node parameters that run the model a spec names with the base options.
 
     Raises:
-        ConfigError: The spec names a peer runtime, which the node cannot run.
+        ConfigError: The spec names a peer runtime the node cannot run (openvino, a backend of
+            ours too, it can).
     """
     name, argument = parse_spec(spec)
-    if name in PEER_NAMES:
-        raise ConfigError(f'Model spec {spec!r} is a peer runtime; the node runs auto, bpu or '
-                          'onnx')
+    if name not in BACKEND_CHOICES:
+        raise ConfigError(f'Model spec {spec!r} is a peer runtime; the node runs '
+                          f'{", ".join(BACKEND_CHOICES)}')
     parameters: dict[str, Any] = {
         'backend': name, 'crop': base.crop, 'interpolation': base.interpolation,
         'num_threads': base.num_threads, 'publish_overlay': False, 'reliability': 'reliable',

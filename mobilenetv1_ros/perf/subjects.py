@@ -11,7 +11,8 @@ A subject is named by a spec string, `NAME[:ARG]`:
   separates what the runtime changes from what the NV12 input changes;
 - `openvino`, `openvino:int8`, `openvino:float32`, `openvino:/path/model.onnx`: the peer
   OpenVINO (CPU plugin) running the very ONNX file `onnx` with the same argument runs, inside
-  our pipeline (perf/openvino_peer.py): only the runtime differs.
+  our pipeline: our opt-in backend `openvino` (core/backends/openvino.py), measured as a peer
+  of the default, ONNX Runtime; only the runtime differs.
 
 Our subjects run exactly the node's path: a BGR image wrapped as a bgr8 RawFrame, the core
 Preprocessor to NV12, the backend, the pipeline's postprocessing.
@@ -35,9 +36,8 @@ from mobilenetv1_ros.core.errors import BackendUnavailableError, ConfigError, Mo
 from mobilenetv1_ros.core.frames import bgr_frame
 from mobilenetv1_ros.core.preprocess import Crop, Preprocessor, crop_rect
 from mobilenetv1_ros.export.builders import PRECISIONS
-from mobilenetv1_ros.loading import choose_backend, classifier_for, load_classifier, model_for
+from mobilenetv1_ros.loading import choose_backend, load_classifier
 from mobilenetv1_ros.options import BACKEND_CHOICES
-from mobilenetv1_ros.perf.openvino_peer import OpenVINOPeerBackend
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -56,7 +56,8 @@ __all__ = [
     'parse_spec',
 ]
 
-#: Spec names that select a peer runtime.
+#: Spec names that select a peer runtime ('openvino' is also a backend of ours, opt-in; as a
+#: spec it is measured as a peer of the default CPU backend).
 PEER_NAMES = ('litert', 'openvino')
 #: Peers the benchmark measures by default (each only where its runtime imports).
 DEFAULT_PEERS = ('litert', 'openvino', 'openvino:float32')
@@ -238,7 +239,7 @@ def parse_spec(spec: str) -> tuple[str, str]:
     """
     name, _, argument = spec.partition(':')
     name = name.strip().lower()
-    known = (*BACKEND_CHOICES, *PEER_NAMES)
+    known = tuple(dict.fromkeys((*BACKEND_CHOICES, *PEER_NAMES)))
     if name not in known:
         raise ConfigError(f'Model spec {spec!r}: {name!r} is not one of: {", ".join(known)}')
     return name, argument.strip()
@@ -270,10 +271,9 @@ def create_subject(spec: str, base: ClassifierOptions, num_threads: int | None =
                                   '"litert:<extractor.tflite>,<head.tflite>"')
             paths = [Path(part) for part in parts]
         return LiteRTPeer(spec, paths[0], paths[1], threads)
-    options, precision = _pipeline_options('onnx' if name == 'openvino' else name, argument,
-                                           base, threads)
-    if name == 'openvino':
-        return _openvino_subject(spec, options, precision)
+    options, precision = _pipeline_options(name, argument, base, threads)
+    if name in PEER_NAMES:
+        return _peer_subject(spec, options, precision)
     return PipelineSubject(spec, load_classifier(options), precision)
 
 
@@ -298,10 +298,14 @@ def _pipeline_options(name: str, argument: str, base: ClassifierOptions,
     return options, precision
 
 
-def _openvino_subject(spec: str, options: ClassifierOptions, precision: str) -> Subject:
-    """OpenVINO on the ONNX file our onnx backend would load with these options."""
-    options.check()
-    backend = OpenVINOPeerBackend(model_for(choose_backend(options), options),
-                                  num_threads=options.num_threads, peer_name=spec)
-    classifier = classifier_for(backend, options)
+def _peer_subject(spec: str, options: ClassifierOptions, precision: str) -> Subject:
+    """A backend of ours measured as a peer (openvino: the ONNX file onnx would load).
+
+    Raises:
+        BackendUnavailableError: The runtime does not import; the message names the spec.
+    """
+    try:
+        classifier = load_classifier(options)
+    except BackendUnavailableError as error:
+        raise BackendUnavailableError(f'The peer {spec!r}: {error}') from None
     return PeerPipelineSubject(spec, classifier, precision)

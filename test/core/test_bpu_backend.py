@@ -64,9 +64,11 @@ def test_registry_knows_whether_the_runtime_imports(dnn, make_bpu_model):
 
 def test_registry_without_the_runtime(no_bpu_runtime, tmp_path):
     assert not runtime_available('bpu')
-    # onnx is usable wherever onnxruntime is installed (not in the board lane, as on the board).
+    # onnx is usable wherever onnxruntime is installed, openvino wherever OpenVINO is (neither
+    # in the board lane, as on the board).
     onnx = importlib.util.find_spec('onnxruntime') is not None
-    assert available_backends() == {'bpu': False, 'onnx': onnx}
+    openvino = importlib.util.find_spec('openvino') is not None
+    assert available_backends() == {'bpu': False, 'onnx': onnx, 'openvino': openvino}
     with pytest.raises(BackendUnavailableError, match='backend:=onnx'):
         create_backend('bpu', tmp_path / 'model.bin')
 

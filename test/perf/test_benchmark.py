@@ -171,6 +171,9 @@ def test_node_end_to_end_refuses_a_peer(photo: np.ndarray) -> None:
 
     with pytest.raises(ConfigError, match='peer runtime'):
         node_parameters('litert', ClassifierOptions())
+    # The OpenVINO peer is a backend of ours too: the node runs it.
+    assert node_parameters('openvino:float32', ClassifierOptions())['backend'] == 'openvino'
+    assert node_parameters('openvino:float32', ClassifierOptions())['precision'] == 'float32'
     assert node_parameters('bpu:/x/model.bin', ClassifierOptions())['model_path'] == \
         '/x/model.bin'
 

@@ -1,7 +1,7 @@
 """Backend registry: names map to lazily imported implementations.
 
-Nothing here imports hobot_dnn or onnxruntime; a backend's module imports its runtime only
-when the backend is created or asked whether its runtime imports.
+Nothing here imports hobot_dnn, onnxruntime or OpenVINO; a backend's module imports its
+runtime only when the backend is created or asked whether its runtime imports.
 """
 
 from __future__ import annotations
@@ -23,12 +23,15 @@ __all__ = ['BACKENDS', 'Backend', 'available_backends', 'create_backend', 'nv12_
 BACKENDS: Mapping[str, str] = {
     'bpu': 'mobilenetv1_ros.core.backends.bpu:BpuBackend',
     'onnx': 'mobilenetv1_ros.core.backends.onnx:OnnxBackend',
+    # Opt-in ('auto' never picks it): the onnx backend's model on OpenVINO, where installed.
+    'openvino': 'mobilenetv1_ros.core.backends.openvino:OpenVINOBackend',
 }
 #: Backend name -> 'module:function' that imports the backend's runtime or raises
 #: BackendUnavailableError.
 _RUNTIMES: Mapping[str, str] = {
     'bpu': 'mobilenetv1_ros.core.backends.bpu:import_pyeasy_dnn',
     'onnx': 'mobilenetv1_ros.core.backends.onnx:import_onnxruntime',
+    'openvino': 'mobilenetv1_ros.core.backends.openvino:import_openvino',
 }
 
 

@@ -23,7 +23,7 @@ class Backend(Protocol):
     """What every backend offers to the pipeline.
 
     Attributes:
-        name: Registry name of the backend ('bpu', 'onnx').
+        name: Registry name of the backend ('bpu', 'onnx', 'openvino').
         model_path: The model file the backend runs.
         input_width: Width of the NV12 image the model takes.
         input_height: Height (luma rows) of the NV12 image the model takes.

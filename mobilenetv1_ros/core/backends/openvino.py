@@ -1,13 +1,10 @@
-"""The OpenVINO peer: OpenVINO's CPU plugin running the NV12-input ONNX graph our backend runs.
+"""Opt-in CPU backend: the NV12-input ONNX model run by OpenVINO's CPU plugin.
 
-OpenVINO is no dependency of this package: the benchmark and the evaluation measure it where it
-is installed (`scripts/requirements-peers.txt` pins the release) and skip it, saying how to
-install it, where it is not. Only `perf/` imports this module, and it imports OpenVINO only when
-a peer is created.
-
-The class below has the shape of a core backend (NV12 buffer in, scores out), so the peer runs
-inside our own Classifier: our NV12 conversion before it and our postprocessing after it, with
-nothing but the runtime changed.
+It runs the very ONNX file the onnx backend runs (the bundled CPU model, exported and cached, or
+a model_path), only with another runtime. OpenVINO is no dependency of this package: it is
+imported when the backend is created, and where it is missing the error names the command that
+installs the release this package is tested with (scripts/requirements-peers.txt pins the same).
+'auto' never picks this backend; it is selected by name only.
 """
 
 from __future__ import annotations
@@ -26,22 +23,23 @@ from mobilenetv1_ros.core.errors import (BackendError, BackendUnavailableError, 
 from mobilenetv1_ros.core.files import check_regular_file
 
 if TYPE_CHECKING:
-    from types import ModuleType
+    from types import ModuleType, TracebackType
 
     import numpy.typing as npt
 
-__all__ = ['OPENVINO_REQUIREMENT', 'OpenVINOPeerBackend', 'import_openvino', 'install_command']
+__all__ = ['OPENVINO_REQUIREMENT', 'OpenVINOBackend', 'import_openvino', 'install_command']
 
-#: The OpenVINO release the peer is measured with; scripts/requirements-peers.txt pins the same.
+#: The OpenVINO release this package is tested with; scripts/requirements-peers.txt pins the
+#: same (a test checks).
 OPENVINO_REQUIREMENT = 'openvino==2026.4.1'
 
 
 def install_command() -> str:
-    """Return the command that installs the peer's runtime into the running interpreter."""
+    """Return the command that installs OpenVINO into the running interpreter."""
     return f'{sys.executable} -m pip install {OPENVINO_REQUIREMENT}'
 
 
-def import_openvino(name: str = 'openvino') -> ModuleType:
+def import_openvino() -> ModuleType:
     """Import OpenVINO.
 
     Raises:
@@ -52,19 +50,25 @@ def import_openvino(name: str = 'openvino') -> ModuleType:
         import openvino
     except ImportError as error:
         raise BackendUnavailableError(
-            f'The peer {name!r} needs OpenVINO, which is not a dependency of this package; '
+            "Backend 'openvino' needs OpenVINO, which is not a dependency of this package; "
             f'install it with: {install_command()} ({error})') from None
     module: ModuleType = openvino
     return module
 
 
-class OpenVINOPeerBackend:
-    """Runs an NV12-input ONNX classifier on OpenVINO's CPU plugin, batch 1.
+def _check_threads(num_threads: object) -> int:
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
+        raise ConfigError(f'Thread count {num_threads!r} is not an integer >= 0')
+    return num_threads
 
-    Compiled for latency: one stream, `num_threads` inference threads (0: OpenVINO's choice),
-    float32 wherever the graph is not quantized (OpenVINO would otherwise pick bfloat16 on CPUs
-    with AMX or AVX-512 BF16, which changes the arithmetic of the float32 graph), and no
-    pinning of threads to cores (neither the node nor our ONNX Runtime backend pins).
+
+class OpenVINOBackend:
+    """Runs an NV12-input classifier (as made by mobilenetv1_ros.export) on OpenVINO's CPU plugin.
+
+    Compiled for latency at batch 1: one stream, `num_threads` inference threads (0: OpenVINO's
+    choice), float32 wherever the graph is not quantized (OpenVINO would otherwise pick bfloat16
+    on CPUs with AMX or AVX-512 BF16, which changes the arithmetic of the float32 graph), and no
+    pinning of threads to cores (neither the node nor the onnx backend pins).
 
     Attributes:
         name: 'openvino'.
@@ -78,21 +82,26 @@ class OpenVINOPeerBackend:
     name = 'openvino'
 
     def __init__(self, model_path: str | Path, *, num_threads: int = 0,
-                 peer_name: str = 'openvino') -> None:
+                 **_ignored: Any) -> None:
         """Read and compile the model.
+
+        Args:
+            model_path: The ONNX file (mobilenetv1_ros.loading finds the default one).
+            num_threads: Inference threads; 0 lets OpenVINO choose.
+            **_ignored: Options meant for other backends.
 
         Raises:
             ConfigError: A bad thread count.
             BackendUnavailableError: OpenVINO cannot be imported (the message says how to
                 install it).
-            ModelError: The model is not a readable regular file, cannot be compiled, or does
-                not take one NV12 image and return one score vector.
+            ModelError: The model is not a readable regular file (missing, a directory, a FIFO,
+                a device, empty, ...), cannot be compiled, or does not take one NV12 image and
+                return one score vector.
         """
-        if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
-            raise ConfigError(f'Thread count {num_threads!r} is not an integer >= 0')
-        ov = import_openvino(peer_name)
+        self.num_threads = _check_threads(num_threads)
+        ov = import_openvino()
         self.model_path = Path(model_path)
-        self.num_threads = num_threads
+        # OpenVINO opens the path itself: only a regular file may reach it.
         check_regular_file(self.model_path, 'Model file', ModelError, allow_empty=False)
         config: dict[str, Any] = {'PERFORMANCE_HINT': 'LATENCY', 'NUM_STREAMS': 1,
                                   'INFERENCE_PRECISION_HINT': 'f32',
@@ -121,6 +130,10 @@ class OpenVINOPeerBackend:
             raise ModelError(f'Model file {path!s} has {len(inputs)} inputs and {len(outputs)} '
                              'outputs, expected one NV12 input and one score output')
         graph_input, graph_output = inputs[0], outputs[0]
+        if graph_input.get_partial_shape().is_dynamic:
+            raise ModelError(f'Model file {path!s} takes {graph_input.get_element_type()} '
+                             f'{graph_input.get_partial_shape()}, not one packed NV12 uint8 '
+                             'buffer of a fixed size')
         shape = tuple(int(dim) for dim in graph_input.get_shape())
         size = shape[-1] if shape else 0
         side = math.isqrt(size * 2 // 3)
@@ -129,6 +142,10 @@ class OpenVINOPeerBackend:
             raise ModelError(f'Model file {path!s} takes {graph_input.get_element_type()} '
                              f'{list(shape)}, not one packed NV12 uint8 buffer of a square '
                              'image')
+        if graph_output.get_partial_shape().is_dynamic:
+            raise ModelError(f'Model file {path!s} outputs {graph_output.get_element_type()} '
+                             f'{graph_output.get_partial_shape()}, not one float32 score '
+                             'vector of a fixed size')
         out_shape = tuple(int(dim) for dim in graph_output.get_shape())
         if graph_output.get_element_type() != ov.Type.f32 or not out_shape \
                 or math.prod(out_shape[:-1]) != 1:
@@ -139,11 +156,17 @@ class OpenVINOPeerBackend:
         self._input_shape = shape
 
     def infer(self, nv12: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        """Classify one NV12 image; return the graph's scores (a copy).
+        """Classify one NV12 image.
+
+        Args:
+            nv12: uint8 array of exactly nv12_size(input_width, input_height) bytes.
+
+        Returns:
+            1-D float32 array of num_classes scores (a copy of the graph's output).
 
         Raises:
             ImageError: The buffer is not uint8 or has the wrong size.
-            BackendError: The peer is closed or OpenVINO failed.
+            BackendError: The backend is closed or OpenVINO failed.
         """
         expected = nv12_size(self.input_width, self.input_height)
         if not isinstance(nv12, np.ndarray) or nv12.dtype != np.uint8:
@@ -154,7 +177,7 @@ class OpenVINOPeerBackend:
                              f'{self.input_width}x{self.input_height}')
         request = self._request
         if request is None:
-            raise BackendError(f'OpenVINO peer for {self.model_path!s} is closed')
+            raise BackendError(f'OpenVINO backend for {self.model_path!s} is closed')
         try:
             request.infer({0: np.ascontiguousarray(nv12).reshape(self._input_shape)},
                           share_inputs=True)
@@ -165,7 +188,7 @@ class OpenVINOPeerBackend:
         return np.array(scores, dtype=np.float32).reshape(-1)
 
     def describe(self) -> str:
-        """Return e.g. 'openvino 2025.4.0 (CPU, f32 hint, 2 threads): /path/model.onnx'."""
+        """Return e.g. 'openvino 2026.4.1 (CPU, f32 hint, 2 threads, unpinned): /path/x.onnx'."""
         try:
             version = metadata.version('openvino')
         except metadata.PackageNotFoundError:
@@ -177,3 +200,10 @@ class OpenVINOPeerBackend:
         """Release the compiled model; infer() fails afterwards."""
         self._request = None
         self._compiled = None
+
+    def __enter__(self) -> OpenVINOBackend:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
