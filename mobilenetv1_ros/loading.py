@@ -21,7 +21,12 @@ if TYPE_CHECKING:
     from mobilenetv1_ros.core.backends import Backend
     from mobilenetv1_ros.options import ClassifierOptions
 
-__all__ = ['BackendChoice', 'choose_backend', 'classifier_for', 'load_classifier', 'model_for']
+__all__ = ['CPU_BACKENDS', 'BackendChoice', 'choose_backend', 'classifier_for', 'load_classifier',
+           'model_for']
+
+#: Backends that run the NV12-input ONNX models: with an empty model_path, the bundled CPU model
+#: (exported once, cached). 'auto' resolves to onnx, never to another of them.
+CPU_BACKENDS = ('onnx', 'openvino')
 
 
 @dataclass(frozen=True)
@@ -29,8 +34,9 @@ class BackendChoice:
     """The backend and model an options set resolves to, and why.
 
     Attributes:
-        backend: A registered backend name ('bpu' or 'onnx').
-        model_path: The model file, or None for the bundled CPU model (exported on load).
+        backend: A registered backend name ('bpu', 'onnx' or 'openvino').
+        model_path: The model file, or None for the bundled CPU model (exported on load; onnx
+            and openvino run the same file).
         reason: One sentence for the log: why this backend and this model.
     """
 
@@ -44,7 +50,9 @@ def choose_backend(options: ClassifierOptions, *,
     """Resolve options.backend ('auto' included) and options.model_path.
 
     'auto' picks bpu only when hobot_dnn imports and a BPU model is at hand (model_path names a
-    .bin, or the search finds the model zoo's file); otherwise onnx.
+    .bin, or the search finds the model zoo's file); otherwise onnx. It never picks openvino,
+    which is opt-in: named, it runs the model onnx would run (model_path, or the bundled CPU
+    model of options.precision and options.chroma).
 
     Args:
         options: The pipeline options.
@@ -55,8 +63,8 @@ def choose_backend(options: ClassifierOptions, *,
             message lists every path tried).
     """
     given = Path(options.model_path) if options.model_path else None
-    if options.backend == 'onnx':
-        return BackendChoice('onnx', given, 'backend onnx requested')
+    if options.backend in CPU_BACKENDS:
+        return BackendChoice(options.backend, given, f'backend {options.backend} requested')
     if options.backend == 'bpu':
         if given is not None:
             return BackendChoice('bpu', given, 'backend bpu requested')

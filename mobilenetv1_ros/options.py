@@ -95,15 +95,17 @@ class Option:
 
 PIPELINE_OPTIONS: tuple[Option, ...] = (
     Option('backend', '--backend', 'auto',
-           'Inference backend: bpu (RDK X5, hobot_dnn), onnx (CPU, ONNX Runtime) or auto (bpu '
-           'where hobot_dnn imports and a BPU model is found, else onnx).',
+           'Inference backend: bpu (RDK X5, hobot_dnn), onnx (CPU, ONNX Runtime), openvino '
+           '(CPU, OpenVINO on the same ONNX model; optional package, opt-in) or auto (bpu where '
+           'hobot_dnn imports and a BPU model is found, else onnx; never openvino).',
            choices=BACKEND_CHOICES),
     Option('model_path', '--model', '',
-           'Model file: .bin for bpu, .onnx for onnx. Empty: the bundled CPU model for onnx; '
-           'for bpu, mobilenetv1_224x224_nv12.bin searched in the package share directories '
-           'and then in /opt/hobot/model/x5/basic.'),
+           'Model file: .bin for bpu, .onnx for onnx and openvino. Empty: the bundled CPU '
+           'model for onnx and openvino; for bpu, mobilenetv1_224x224_nv12.bin searched in the '
+           'package share directories and then in /opt/hobot/model/x5/basic.'),
     Option('precision', '--precision', 'int8',
-           'Which bundled CPU model the onnx backend runs when model_path is empty.',
+           'Which bundled CPU model the onnx and openvino backends run when model_path is '
+           'empty.',
            choices=PRECISIONS),
     Option('chroma', '--chroma', CHROMA_UPSAMPLINGS[0],
            "How the bundled CPU model upsamples NV12 chroma when model_path is empty: nearest "
@@ -125,7 +127,7 @@ PIPELINE_OPTIONS: tuple[Option, ...] = (
     Option('interpolation', '--interpolation', 'linear', 'Resize interpolation.',
            choices=tuple(INTERPOLATIONS)),
     Option('num_threads', '--threads', 0,
-           'CPU inference threads of the onnx backend; 0 = the runtime default.',
+           'CPU inference threads of the onnx and openvino backends; 0 = the runtime default.',
            int_range=(0, 64)),
     Option('output_activation', '--activation', 'auto',
            'Model output to scores: softmax, none (already probabilities) or auto (softmax '

@@ -13,7 +13,9 @@ from shared import IMAGES_DIR, PHOTO_CLASSES
 
 from mobilenetv1_ros.core.assets import bpu_model_search
 from mobilenetv1_ros.core.backends.bpu import BpuBackend
+from mobilenetv1_ros.core.backends import runtime_available
 from mobilenetv1_ros.core.backends.onnx import OnnxBackend
+from mobilenetv1_ros.core.backends.openvino import OpenVINOBackend
 from mobilenetv1_ros.core.errors import (
     BackendUnavailableError,
     ConfigError,
@@ -171,6 +173,39 @@ def test_precision_and_chroma_select_the_exported_model(cache: Path, precision: 
     path = model_for(choose_backend(options), options)
     assert path.parent == cache and precision in path.name and chroma in path.name
     assert recognises_the_photos(options) == 'onnx'
+
+
+@pytest.mark.parametrize('precision', ['int8', 'float32'])
+def test_openvino_runs_the_cached_model_onnx_runs(cache: Path, precision: str) -> None:
+    options = ClassifierOptions(backend='openvino', precision=precision, num_threads=1)
+    choice = choose_backend(options)
+    assert choice == BackendChoice('openvino', None, 'backend openvino requested')
+    onnx = ClassifierOptions(backend='onnx', precision=precision)
+    model = model_for(choose_backend(onnx), onnx)
+    assert model.parent == cache and precision in model.name
+    classifier = load_classifier(options)
+    try:
+        assert isinstance(classifier.backend, OpenVINOBackend)
+        assert classifier.backend.model_path == model
+        assert '1 threads' in classifier.backend.describe()
+    finally:
+        classifier.close()
+    assert recognises_the_photos(options) == 'openvino'
+
+
+def test_openvino_takes_a_named_onnx_model(exported: dict[str, Path]) -> None:
+    options = ClassifierOptions(backend='openvino', model_path=str(exported['float32']),
+                                backend_options={'allow_spinning': True})
+    assert choose_backend(options) == BackendChoice('openvino', exported['float32'],
+                                                    'backend openvino requested')
+    assert recognises_the_photos(options) == 'openvino'
+
+
+def test_auto_never_picks_openvino(no_bpu_runtime: None, tmp_path: Path) -> None:
+    assert runtime_available('openvino'), 'OpenVINO does not import: the test proves nothing'
+    assert choose_backend(ClassifierOptions()).backend == 'onnx'
+    named = ClassifierOptions(model_path=str(tmp_path / 'model.onnx'))
+    assert choose_backend(named).backend == 'onnx'
 
 
 def test_a_named_onnx_model_is_used_as_is(exported: dict[str, Path]) -> None:
