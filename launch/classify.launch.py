@@ -78,12 +78,13 @@ def generate_launch_description() -> LaunchDescription:
                         'image); empty: the params file value'),
         DeclareLaunchArgument(
             'backend', default_value='',
-            description='auto, bpu or onnx; empty: the params file value (auto: bpu on the '
-                        'RDK X5, the bundled CPU model elsewhere)'),
+            description='auto, bpu, onnx or openvino (opt-in, needs the openvino package); '
+                        'empty: the params file value (auto: bpu on the RDK X5, onnx with the '
+                        'bundled CPU model elsewhere; never openvino)'),
         DeclareLaunchArgument(
             'model_path', default_value='',
-            description='Model file (.bin for bpu, .onnx for onnx); empty: the params file '
-                        'value (default model of the backend)'),
+            description='Model file (.bin for bpu, .onnx for onnx and openvino); empty: the '
+                        'params file value (default model of the backend)'),
         DeclareLaunchArgument(
             'labels_path', default_value='',
             description='Labels file; empty: the params file value (bundled ImageNet_1k.json)'),

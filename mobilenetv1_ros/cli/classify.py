@@ -4,6 +4,7 @@ Examples:
   mobilenetv1-ros classify bulbul.JPEG
   mobilenetv1-ros classify --json --top-k 3 *.jpg
   mobilenetv1-ros classify --annotate out/ --crop stretch photo.png
+  mobilenetv1-ros classify --backend openvino bulbul.JPEG   # opt-in; needs the openvino package
 """
 
 from __future__ import annotations

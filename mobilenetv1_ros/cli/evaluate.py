@@ -10,8 +10,8 @@ counted, and top-1 is also given with such ties split evenly.
 
 Model specs: onnx:int8, onnx:float32, onnx:<file.onnx>, bpu[:<file.bin>], auto, and the peers
 litert[:<extractor.tflite>,<head.tflite>] (LiteRT/XNNPACK on the uint8 TFLite files) and
-openvino[:int8|float32|<file.onnx>] (OpenVINO on the ONNX file onnx with the same argument runs;
-optional: scripts/requirements-peers.txt).
+openvino[:int8|float32|<file.onnx>] (the opt-in openvino backend, OpenVINO on the ONNX file onnx
+with the same argument runs, measured as a peer; optional: scripts/requirements-peers.txt).
 
 Examples:
   mobilenetv1-ros evaluate ../shared/data/imagenet_sample_1000
