@@ -53,8 +53,8 @@ BOARD_MARKER = 'board'
 #: Set to 1 by scripts/board_lane.sh; there a `board` test that skips is a failure.
 BOARD_LANE_ENV = 'MOBILENETV1_ROS_BOARD_LANE'
 #: Packages the board lane leaves out on purpose, as the board has none of them: the CPU
-#: backend's (onnx, onnxruntime), the exporter's (tflite) and the bag tools' (rosbags).
-BOARD_ABSENT = ('onnx', 'onnxruntime', 'tflite', 'rosbags')
+#: backends' (onnx, onnxruntime, openvino), the exporter's (tflite) and the bag tools' (rosbags).
+BOARD_ABSENT = ('onnx', 'onnxruntime', 'openvino', 'tflite', 'rosbags')
 #: ROS 2 itself, which the board has from apt but the lane does not install: files without
 #: board tests that need it at import are skipped there, as for BOARD_ABSENT.
 BOARD_LANE_NO_ROS = re.compile(r'^(rclpy|rosidl_\w+|ament_\w+|rcl_\w+|\w+_msgs|\w+_interfaces)$')
