@@ -5,8 +5,8 @@ A module imports only its own layer and the layers its row of ALLOWED lists; not
 but the `python -m mobilenetv1_ros` shim; core, export, options, loading and the offline bag
 modules never import rclpy or ROS message packages; optional runtimes (ONNX Runtime, the
 exporter's onnx and tflite, hobot_dnn, LiteRT, OpenVINO) are imported only inside functions, in
-every module; no two modules import each other, directly or around a loop. Every failing test prints all its violations as
-`file:line: ...`.
+every module; no two modules import each other, directly or around a loop. Every failing test
+prints all its violations as `file:line: ...`.
 """
 
 from __future__ import annotations

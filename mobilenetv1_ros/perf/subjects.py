@@ -299,7 +299,7 @@ def _pipeline_options(name: str, argument: str, base: ClassifierOptions,
 
 
 def _peer_subject(spec: str, options: ClassifierOptions, precision: str) -> Subject:
-    """A backend of ours measured as a peer (openvino: the ONNX file onnx would load).
+    """Load a backend of ours as a peer (openvino: on the ONNX file onnx would load).
 
     Raises:
         BackendUnavailableError: The runtime does not import; the message names the spec.

@@ -75,7 +75,7 @@ def test_from_values_checks_and_ignores_what_is_not_an_option() -> None:
 
 
 @pytest.mark.parametrize(('values', 'match'), [
-    ({'backend': 'tpu'}, r"backend = 'tpu' is not one of: auto, bpu, onnx"),
+    ({'backend': 'tpu'}, r"backend = 'tpu' is not one of: auto, bpu, onnx, openvino"),
     ({'precision': 'fp16'}, "precision = 'fp16'"),
     ({'chroma': 'linear'}, "chroma = 'linear'"),
     ({'top_k': 0}, r'top_k = 0 is not integer in \[1, 1000\]'),
