@@ -36,6 +36,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Classification, LabelInfo, VisionInfo
 
+from mobilenetv1_ros.core.errors import ConfigError
 from mobilenetv1_ros.core.stamps import stamp_ns
 from mobilenetv1_ros.ros.convert import frame_msg, stamp_from_ns
 from mobilenetv1_ros.ros.qos import LATCHED_QOS
@@ -83,11 +84,18 @@ class ClassifierPeer:
         reliability: 'reliable' or 'best_effort' camera publisher.
         depth: Publisher history depth.
         name: Name of the peer's node.
+        image_type: The camera publisher's message type on `image_topic` instead of Image (e.g.
+            an hbm_img_msgs HbmMsg class: harness.hbm_camera publishes its serialized frames);
+            `publish` then refuses frames, `publish_msg` takes that type or its bytes.
+
+    Attributes:
+        image_topic: The topic the camera publishes on.
+        image_type: The message type it publishes.
     """
 
     def __init__(self, image_topic: str = '/image_raw', *, node_namespace: str = '/',
                  compressed: bool = False, reliability: str = 'reliable', depth: int = 5,
-                 name: str = 'classifier_peer') -> None:
+                 name: str = 'classifier_peer', image_type: type | None = None) -> None:
         self.context = Context()
         rclpy.init(args=[], context=self.context)
         self.node = rclpy.create_node(name, context=self.context,
@@ -100,7 +108,7 @@ class ClassifierPeer:
         self.diagnostics: list[Received[DiagnosticStatus]] = []
         self._outputs = node_namespace.rstrip('/')
         self.image_topic = f'{image_topic.rstrip("/")}/compressed' if compressed else image_topic
-        self._image_type = CompressedImage if compressed else Image
+        self.image_type: type = image_type or (CompressedImage if compressed else Image)
         self._depth = depth
         self.publisher = self._camera(reliability)
         self._record(Classification, 'classification', self._on_result,
@@ -169,7 +177,7 @@ class ClassifierPeer:
                   'best_effort': ReliabilityPolicy.BEST_EFFORT}[reliability]
         # A camera whose reliability the node does not match yet is expected here: no warning.
         quiet = PublisherEventCallbacks(incompatible_qos=lambda _: None)
-        return self.node.create_publisher(self._image_type, self.image_topic,
+        return self.node.create_publisher(self.image_type, self.image_topic,
                                           QoSProfile(depth=self._depth, reliability=policy),
                                           event_callbacks=quiet)
 
@@ -196,7 +204,12 @@ class ClassifierPeer:
         """Publish a frame with the given (default: current) stamp; return the stamp in ns.
 
         The message of the last frame is reused when the same frame is published again.
+
+        Raises:
+            ConfigError: The camera publishes another type than Image or CompressedImage.
         """
+        if self.image_type not in (Image, CompressedImage):
+            raise ConfigError(f'The camera publishes {self.image_type.__name__}, not frames')
         stamp = self.now_ns() if stamp is None else stamp
         if frame is not self._last_frame:
             self._last_frame, self._last_msg = frame, frame_msg(frame)
@@ -206,8 +219,8 @@ class ClassifierPeer:
         self.publisher.publish(msg)
         return stamp
 
-    def publish_msg(self, msg: Image | CompressedImage) -> None:
-        """Publish a prepared message as it is."""
+    def publish_msg(self, msg: Any) -> None:
+        """Publish a prepared message of the camera's type, or its serialized bytes, as it is."""
         self.publisher.publish(msg)
 
     def wait_result(self, stamp: int, timeout: float = 10.0) -> Classification | None:

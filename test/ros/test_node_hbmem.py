@@ -2,23 +2,22 @@
 
 The node runs in its own process with input:=hbmem on /hbmem_img, as with the board's
 mipi_cam in its default shared_mem mode; this process publishes best effort, as mipi_cam
-does. A HbmMsg1080P is 6 MB on the wire whatever the frame, so the message is serialized
-once and its fixed-offset fields are patched in the bytes (building one from Python takes
-milliseconds per message). Results must carry time_stamp as their stamp and the
-hbmem_frame_id parameter as their frame_id; every malformed message must be rejected and
-counted with its reason.
+does. A HbmMsg1080P is 6 MB on the wire whatever the frame, so the camera
+(harness.hbm_camera) serializes the message once and patches its fixed-offset fields in the
+bytes (building one from Python takes milliseconds per message). Results must carry time_stamp
+as their stamp and the hbmem_frame_id parameter as their frame_id; every malformed message must
+be rejected and counted with its reason.
 """
 
 from __future__ import annotations
 
 import signal
-import struct
 import time
 
 import cv2
 import numpy as np
 import pytest
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import ReliabilityPolicy
 from shared import REPO_ROOT
 
 from mobilenetv1_ros.core.frames import bgr_to_nv12
@@ -26,50 +25,13 @@ from mobilenetv1_ros.harness.peer import ClassifierPeer
 from mobilenetv1_ros.harness.process import NodeProcess, node_command
 
 hbm_msgs = pytest.importorskip('hbm_img_msgs.msg', reason='hbm_img_msgs is not built here')
-from rclpy.serialization import serialize_message  # noqa: E402
+from mobilenetv1_ros.harness.hbm_camera import HbmCamera  # noqa: E402
 
 TOPIC = '/hbmem_img'
 FRAME_ID = 'mipi_cam_optical'
 STARTUP_TIMEOUT = 60.0
 RESULT_TIMEOUT = 20.0
 CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
-#: Byte offsets in the serialized message (4-byte CDR header, then the fields in order).
-OFFSETS = {'index': 4, 'sec': 8, 'nanosec': 12, 'height': 16, 'width': 20, 'data_size': 24,
-           'step': 28, 'encoding': 32, 'data': 44}
-
-
-class HbmCamera:
-    """Publishes HbmMsg1080P frames from one serialized message, patched per frame."""
-
-    def __init__(self, peer: ClassifierPeer) -> None:
-        self.peer = peer
-        self.publisher = peer.node.create_publisher(
-            hbm_msgs.HbmMsg1080P, TOPIC,
-            QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT))
-        msg = hbm_msgs.HbmMsg1080P()
-        # Noise after data_size: the node must read only the valid bytes.
-        msg.data = np.random.default_rng(7).integers(0, 256, msg.MAX_SIZE, dtype=np.uint8)
-        self.template = bytearray(serialize_message(msg))
-        assert len(self.template) == OFFSETS['data'] + msg.MAX_SIZE
-        assert self.template[1] == 1, 'expected little-endian CDR'
-        self.index = 0
-
-    def publish(self, frame: np.ndarray, width: int, height: int, *, step: int | None = None,
-                encoding: bytes = b'nv12', data_size: int | None = None,
-                stamp: int | None = None) -> int:
-        """Publish `frame` (NV12 rows of `step` bytes); return the stamp in nanoseconds."""
-        stamp = self.peer.now_ns() if stamp is None else stamp
-        data = frame.reshape(-1)
-        size = data.size if data_size is None else data_size
-        self.index += 1
-        buffer = self.template
-        struct.pack_into('<iiIIIII', buffer, OFFSETS['index'], self.index,
-                         stamp // 10**9, stamp % 10**9, height, width, size,
-                         width if step is None else step)
-        buffer[OFFSETS['encoding']:OFFSETS['data']] = encoding.ljust(12, b'\0')[:12]
-        buffer[OFFSETS['data']:OFFSETS['data'] + data.size] = data.tobytes()
-        self.publisher.publish(bytes(buffer))
-        return stamp
 
 
 def nv12(photo, width: int, height: int, step: int | None = None) -> np.ndarray:
@@ -92,7 +54,8 @@ def cat(images_dir):
 
 @pytest.fixture(scope='module')
 def peer():
-    with ClassifierPeer('/hbmem_test_unused', name='hbmem_camera') as camera:
+    with ClassifierPeer(TOPIC, image_type=hbm_msgs.HbmMsg1080P, reliability='best_effort',
+                        name='hbmem_camera') as camera:
         yield camera
 
 
@@ -109,8 +72,7 @@ def node(peer, camera, node_env, tmp_path_factory):
                                        remappings={'image': TOPIC}),
                           log, node_env, cwd=REPO_ROOT)
     try:
-        assert peer.wait_for(lambda: camera.publisher.get_subscription_count() > 0,
-                             STARTUP_TIMEOUT), f'node did not subscribe:\n{process.log()}'
+        assert peer.wait_for_node(STARTUP_TIMEOUT), f'node did not subscribe:\n{process.log()}'
         # The node matches the best-effort camera: one best-effort subscription is left.
         assert peer.wait_for(lambda: [
             info.qos_profile.reliability for info in
