@@ -16,6 +16,8 @@ Examples:
   mobilenetv1-ros load --duration 60 --dds-profile scripts/fastdds_loopback.xml
   mobilenetv1-ros load --camera-dds-profile scripts/fastdds_loopback.xml --node-dds-profile none
   mobilenetv1-ros load --overlay --reliability best_effort   # and view the node's overlay
+  mobilenetv1-ros load --hbmem --size 960x544 --encoding nv12 --fps 30   # as the board's mipi_cam
+  mobilenetv1-ros load --hbmem --hbm-type HbmMsg540P --size 960x540 --encoding nv12 --baseline
   mobilenetv1-ros load --param backend:=bpu --duration 600 --save soak.json
   mobilenetv1-ros load --node-pid 4242 --topic /image_raw --namespace / --duration 30
 """
@@ -31,7 +33,13 @@ from mobilenetv1_ros.core.errors import ConfigError
 from mobilenetv1_ros.harness.fastdds import NO_PROFILE
 from mobilenetv1_ros.harness.frames import FRAME_ENCODINGS
 from mobilenetv1_ros.perf.benchmark import parse_size
-from mobilenetv1_ros.perf.load_settings import CAMERA_RELIABILITIES, DEFAULT_PHOTOS, LoadSettings
+from mobilenetv1_ros.perf.load_settings import (
+    CAMERA_RELIABILITIES,
+    DEFAULT_PHOTOS,
+    HBM_ENCODING,
+    LoadSettings,
+)
+from mobilenetv1_ros.ros.params import HBM_TYPES
 from mobilenetv1_ros.perf.load_text import format_report
 
 if TYPE_CHECKING:
@@ -55,9 +63,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar='FILE',
                         help='photo to make frames of; repeat to alternate several (default: '
                              f'the bundled {" and ".join(DEFAULT_PHOTOS)} test photos)')
-    frames.add_argument('--reliability', default=defaults.reliability,
-                        choices=CAMERA_RELIABILITIES,
-                        help="the camera publisher's reliability (default: %(default)s)")
+    frames.add_argument('--reliability', default=None, choices=CAMERA_RELIABILITIES,
+                        help="the camera publisher's reliability (default: best_effort with "
+                             '--hbmem, as mipi_cam publishes, else reliable)')
+    frames.add_argument('--hbmem', action='store_true',
+                        help='publish TROS shared-memory images (hbm_img_msgs, --encoding '
+                             f'{HBM_ENCODING} only) as the RDK X5 camera does, to a node with '
+                             'input:=hbmem')
+    frames.add_argument('--hbm-type', default=None, choices=HBM_TYPES,
+                        help=f'the HbmMsg type with --hbmem (default: {HBM_TYPES[0]}, and the '
+                             'node takes the type it sees on the graph); given, it is also the '
+                             "node's hbmem_type")
     frames.add_argument('--depth', type=int, default=defaults.depth,
                         help="the camera publisher's history depth (default: %(default)s)")
     timing = parser.add_argument_group('timing')
@@ -92,9 +108,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            'subscriber of --reliability), counting the overlays that arrive')
     node.add_argument('--baseline', action='store_true',
                       help='start, instead of the classifier, a node that subscribes to the '
-                           'frames as it does (raw, same QoS and executor) and does nothing '
-                           'with them: its CPU per frame is the part rclpy and the middleware '
-                           'take (mobilenetv1_ros/perf/baseline_node.py)')
+                           'frames as it does (raw Image or hbmem, serialized, same QoS and '
+                           'executor) and does nothing with them: its CPU per frame is the '
+                           'part rclpy and the middleware take '
+                           '(mobilenetv1_ros/perf/baseline_node.py)')
     node.add_argument('--node-log', type=Path, default=None, metavar='FILE',
                       help="keep the started node's output in FILE")
     out = parser.add_argument_group('output')
@@ -140,11 +157,11 @@ def run(args: argparse.Namespace) -> int:
         width=width, height=height, encoding=args.encoding, fps=args.fps,
         duration=args.duration, interval=args.interval, warmup=args.warmup,
         photos=list(args.photos), parameters=dict(parse_parameter(p) for p in args.parameters),
-        reliability=args.reliability, depth=args.depth, node_pid=args.node_pid,
+        reliability=args.reliability or '', depth=args.depth, node_pid=args.node_pid,
         topic=args.topic, namespace=args.namespace, node_log=args.node_log,
         rss_limit_mb=args.rss_limit, dds_profile=args.dds_profile,
         camera_dds_profile=args.camera_dds_profile, node_dds_profile=args.node_dds_profile,
-        overlay=args.overlay, baseline=args.baseline)
+        overlay=args.overlay, baseline=args.baseline, hbmem=args.hbmem, hbm_type=args.hbm_type)
     report = run_load(settings, log=lambda message: print(f'[load] {message}', file=sys.stderr,
                                                           flush=True))
     emit(args, report, lambda: print(format_report(report)))

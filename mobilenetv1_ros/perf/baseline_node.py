@@ -7,8 +7,11 @@ arrives) and publishes its frame count in /diagnostics as the classifier does, s
 frame is what rclpy and the middleware cost before any work of the node's own: the floor of a
 Python node on this machine.
 
+With `input:=hbmem` it takes the board camera's shared-memory images instead: the HbmMsg type
+that `hbmem_type` names (no auto: the baseline is told), as serialized bytes like the node.
+
 Run as `python -m mobilenetv1_ros.perf.baseline_node --ros-args -p reliability:=reliable
--r image:=/camera/image`.
+-r image:=/camera/image` (add `-p input:=hbmem -p hbmem_type:=HbmMsg1080P` for hbmem).
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
+from mobilenetv1_ros.core.errors import ConfigError
+from mobilenetv1_ros.ros.hbmem import hbm_message_class
 from mobilenetv1_ros.ros.node import make_executor
+from mobilenetv1_ros.ros.params import HBM_TYPES
 from mobilenetv1_ros.ros.qos import image_qos
 
-__all__ = ['BASELINE_NODE_NAME', 'BaselineNode', 'main']
+__all__ = ['BASELINE_INPUTS', 'BASELINE_NODE_NAME', 'BaselineNode', 'input_type', 'main']
 
 #: Name of the baseline node.
 BASELINE_NODE_NAME = 'mobilenetv1_baseline'
@@ -32,6 +38,20 @@ BASELINE_NODE_NAME = 'mobilenetv1_baseline'
 _DIAGNOSTICS_PERIOD_S = 1.0
 #: The classifier's counters the load tool reads; the baseline classifies nothing.
 _IDLE_COUNTERS = ('frames_classified', 'frames_dropped', 'frames_rejected', 'frames_failed')
+#: Values of the input parameter: the node's inputs that carry raw pixels.
+BASELINE_INPUTS = ('raw', 'hbmem')
+
+
+def input_type(mode: str, hbm_type: str) -> type:
+    """Return the message class the baseline takes for an input mode.
+
+    Raises:
+        ConfigError: `mode` is not one of BASELINE_INPUTS, or hbm_type is not an HbmMsg type
+            that imports (with hbmem).
+    """
+    if mode not in BASELINE_INPUTS:
+        raise ConfigError(f'Baseline input {mode!r} is not one of: {", ".join(BASELINE_INPUTS)}')
+    return Image if mode == 'raw' else hbm_message_class(hbm_type)
 
 
 class BaselineNode(Node):
@@ -40,10 +60,12 @@ class BaselineNode(Node):
     def __init__(self) -> None:
         super().__init__(BASELINE_NODE_NAME)
         reliability = str(self.declare_parameter('reliability', 'reliable').value)
+        mode = str(self.declare_parameter('input', 'raw').value)
+        hbm_type = str(self.declare_parameter('hbmem_type', HBM_TYPES[0]).value)
         self.received = 0
         self.latest: bytes | None = None
-        self.create_subscription(Image, 'image', self._on_frame, image_qos(reliability),
-                                 raw=True)
+        self.create_subscription(input_type(mode, hbm_type), 'image', self._on_frame,
+                                 image_qos(reliability), raw=True)
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(_DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
@@ -64,9 +86,14 @@ class BaselineNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Spin the baseline node until SIGINT or SIGTERM."""
+    """Spin the baseline node until SIGINT or SIGTERM; exit 2 on a bad parameter."""
     rclpy.init(args=args)
-    node = BaselineNode()
+    try:
+        node = BaselineNode()
+    except ConfigError as error:
+        print(f'{BASELINE_NODE_NAME}: {error}', file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
     executor = make_executor()
     executor.add_node(node)
     try:

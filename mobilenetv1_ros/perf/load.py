@@ -8,6 +8,10 @@ frame; both clocks are this machine's), the node's RSS and its CPU time per thre
 (perf.thread_roles). The frames alternate between photos, and every result must name the class
 the node gives that photo (a result attached to the wrong frame would show as a mismatch).
 
+The camera publishes sensor_msgs/Image, CompressedImage (jpeg, png) or, with `hbmem`, the
+board's TROS shared-memory images (hbm_img_msgs HbmMsg*, nv12, best effort as mipi_cam) as
+serialized bytes made by harness.hbm_camera, to a node with input:=hbmem.
+
 DDS stays on loopback (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, ROS_LOCALHOST_ONLY=1, a
 reserved ROS_DOMAIN_ID and a temporary ROS_HOME unless already set). The camera (this process)
 and the node can each have a Fast DDS profile of their own, or none, to tell which side's
@@ -31,6 +35,7 @@ from mobilenetv1_ros.core.frames import as_bytes, read_image
 from mobilenetv1_ros.harness.fastdds import (check_profile, node_environ, profile_in_use,
                                              use_profile)
 from mobilenetv1_ros.harness.frames import photo_frame
+from mobilenetv1_ros.harness.hbm_camera import HbmCamera
 from mobilenetv1_ros.harness.loopback import isolate_ros
 from mobilenetv1_ros.harness.peer import ClassifierPeer
 from mobilenetv1_ros.harness.process import NodeProcess, node_command, wait_for_subscription
@@ -41,12 +46,11 @@ from mobilenetv1_ros.perf.load_summary import exit_check, node_exit, read_all, s
 from mobilenetv1_ros.perf.load_viewer import OverlayViewer
 from mobilenetv1_ros.perf.machine import load_average
 from mobilenetv1_ros.procfs.procstat import read_process
-from mobilenetv1_ros.ros.convert import frame_msg
+from mobilenetv1_ros.ros.convert import frame_msg, stamp_from_ns
+from mobilenetv1_ros.ros.hbmem import hbm_message_class
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-
-    from sensor_msgs.msg import CompressedImage, Image
 
     from mobilenetv1_ros.core.frames import Frame
     from mobilenetv1_ros.perf.load_settings import LoadSettings
@@ -104,10 +108,42 @@ def run_load(settings: LoadSettings, log: Callable[[str], None] | None = None) -
 
 def _node_parameters(settings: LoadSettings) -> dict[str, Any]:
     parameters: dict[str, Any] = {'publish_overlay': settings.overlay}
-    if settings.compressed:
-        parameters['input'] = 'compressed'
+    if settings.input_mode != 'raw':
+        parameters['input'] = settings.input_mode
+    if settings.hbm_type is not None:
+        parameters['hbmem_type'] = settings.hbm_type
     parameters.update(settings.parameters)
     return parameters
+
+
+def _baseline_parameters(settings: LoadSettings) -> dict[str, Any]:
+    parameters: dict[str, Any] = {'reliability': settings.reliability}
+    if settings.hbmem:
+        parameters.update(input='hbmem', hbmem_type=settings.camera_hbm_type)
+    return parameters
+
+
+def _sender(settings: LoadSettings, peer: ClassifierPeer,
+            frames: list[tuple[str, Frame]]) -> tuple[RateSender, int]:
+    """Return the camera's sender of the frames and the size of one message on the wire."""
+    if settings.hbmem:
+        camera = HbmCamera(peer)
+        messages = [camera.message(as_bytes(frame.data), settings.width, settings.height)
+                    for _, frame in frames]
+
+        def send_hbm(which: int, stamp: int) -> None:
+            camera.send(messages[which], stamp)
+
+        return (RateSender(peer.now_ns, send_hbm, len(messages), settings.fps),
+                len(messages[0]))
+    msgs = [frame_msg(frame, Header(frame_id='load_camera')) for _, frame in frames]
+
+    def send(which: int, stamp: int) -> None:
+        msg = msgs[which]
+        msg.header.stamp = stamp_from_ns(stamp)
+        peer.publish_msg(msg)
+
+    return RateSender(peer.now_ns, send, len(msgs), settings.fps), as_bytes(frames[0][1].data).size
 
 
 def _run(settings: LoadSettings, frames: list[tuple[str, Frame]],
@@ -115,16 +151,17 @@ def _run(settings: LoadSettings, frames: list[tuple[str, Frame]],
     topic = settings.topic or f'{NAMESPACE}/image'
     namespace = settings.namespace if settings.node_pid is not None else NAMESPACE
     base_topic = topic.rsplit('/compressed', 1)[0] if settings.compressed else topic
+    image_type = hbm_message_class(settings.camera_hbm_type) if settings.hbmem else None
     with tempfile.TemporaryDirectory(prefix='mobilenetv1-load.') as tmp, \
             ClassifierPeer(base_topic, node_namespace=namespace,
                            compressed=settings.compressed, reliability=settings.reliability,
-                           depth=settings.depth, name='mobilenetv1_load_camera') as peer:
+                           depth=settings.depth, name='mobilenetv1_load_camera',
+                           image_type=image_type) as peer:
         node = None
         node_profile = 'unknown (a running node)'
         if settings.baseline:
-            command = node_command({'reliability': settings.reliability},
-                                   {'image': base_topic}, namespace=NAMESPACE,
-                                   module=BASELINE_MODULE)
+            command = node_command(_baseline_parameters(settings), {'image': base_topic},
+                                   namespace=NAMESPACE, module=BASELINE_MODULE)
         else:
             command = node_command(_node_parameters(settings), {'image': base_topic},
                                    namespace=NAMESPACE)
@@ -139,8 +176,8 @@ def _run(settings: LoadSettings, frames: list[tuple[str, Frame]],
         viewer = OverlayViewer(peer, settings.reliability) if settings.overlay else None
         try:
             wait_for_subscription(peer, node, _START_TIMEOUT_S, settings.reliability)
-            msgs = [frame_msg(frame, Header(frame_id='load_camera')) for _, frame in frames]
-            report = _measure(settings, peer, msgs, pid, say, viewer)
+            sender, message_bytes = _sender(settings, peer, frames)
+            report = _measure(settings, peer, sender, pid, say, viewer)
             report['photos'] = [name for name, _ in frames]
             camera_profile = profile_in_use()
             report['dds_profile'] = camera_profile if camera_profile == node_profile else \
@@ -148,6 +185,9 @@ def _run(settings: LoadSettings, frames: list[tuple[str, Frame]],
             report['dds_profiles'] = {'camera': camera_profile, 'node': node_profile}
             report['topic'] = peer.image_topic
             report['frame_bytes'] = as_bytes(frames[0][1].data).size
+            report['message_bytes'] = message_bytes
+            report['input'] = settings.input_mode
+            report['message_type'] = _type_name(peer.image_type)
             if node is None:
                 report['node'] = {'pid': pid, 'alive_at_end': read_process(pid) is not None}
             else:
@@ -167,10 +207,13 @@ def _next_diagnostics(peer: ClassifierPeer) -> dict[str, str]:
     return peer.latest_diagnostics()
 
 
-def _measure(settings: LoadSettings, peer: ClassifierPeer, msgs: Sequence[Image | CompressedImage],
-             pid: int, say: Callable[[str], None],
-             viewer: OverlayViewer | None = None) -> dict[str, Any]:
-    sender = RateSender(peer, msgs, settings.fps)
+def _type_name(msg_type: type) -> str:
+    """Return 'sensor_msgs/msg/Image' of the Image class."""
+    return f'{msg_type.__module__.split(".")[0]}/msg/{msg_type.__name__}'
+
+
+def _measure(settings: LoadSettings, peer: ClassifierPeer, sender: RateSender, pid: int,
+             say: Callable[[str], None], viewer: OverlayViewer | None = None) -> dict[str, Any]:
     say(f'warm-up: {settings.warmup:g} s at {settings.fps:g} fps')
     sender.run_for(settings.warmup)
     if not settings.baseline:
@@ -191,7 +234,7 @@ def _measure(settings: LoadSettings, peer: ClassifierPeer, msgs: Sequence[Image 
     windows = Windows(peer, pid, start, settings.interval, warm,
                       guess_inference=not settings.baseline)
     say(f'load: {settings.duration:g} s of {settings.width}x{settings.height} '
-        f'{settings.encoding} at {settings.fps:g} fps')
+        f'{settings.encoding} ({_type_name(peer.image_type)}) at {settings.fps:g} fps')
     sender.run_for(settings.duration, lambda now: windows.tick(now, sender))
     end = time.monotonic()
     end_reading = read_all(pid)

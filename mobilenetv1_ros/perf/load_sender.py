@@ -1,23 +1,19 @@
-"""A camera at a fixed frame rate: prepared messages published on a schedule, each stamped."""
+"""A camera at a fixed frame rate: prepared messages published on a schedule, each stamped.
+
+The sender only keeps time; publishing a message with a stamp is its caller's (an Image given a
+new header stamp, an HbmMsg's serialized bytes given a new time_stamp).
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
-
-from mobilenetv1_ros.ros.convert import stamp_from_ns
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-
-    from sensor_msgs.msg import CompressedImage, Image
-
-    from mobilenetv1_ros.harness.peer import ClassifierPeer
+    from collections.abc import Callable
 
 __all__ = ['RateSender', 'Sent']
-
-_Message = Union['Image', 'CompressedImage']
 
 
 @dataclass(frozen=True)
@@ -39,14 +35,17 @@ class RateSender:
     """Publishes prepared messages in turn at a fixed rate; skips (never bursts) when behind.
 
     Args:
-        peer: The camera.
-        msgs: The messages, published in turn; each gets a fresh stamp before publishing.
+        clock: Returns the camera's current time in nanoseconds (the stamp of the next frame).
+        send: send(which, stamp) publishes message `which` with that stamp.
+        count: How many messages there are; they are published in turn, 0 to count - 1.
         fps: Frames per second.
     """
 
-    def __init__(self, peer: ClassifierPeer, msgs: Sequence[_Message], fps: float) -> None:
-        self.peer = peer
-        self.msgs = msgs
+    def __init__(self, clock: Callable[[], int], send: Callable[[int, int], None], count: int,
+                 fps: float) -> None:
+        self.clock = clock
+        self.send = send
+        self.count = count
         self.period = 1.0 / fps
         self.sent: list[Sent] = []
         self.skipped = 0
@@ -71,12 +70,10 @@ class RateSender:
             if behind:
                 self.skipped += behind
                 next_time += behind * self.period
-            which = index % len(self.msgs)
-            msg = self.msgs[which]
-            stamp = self.peer.now_ns()
-            msg.header.stamp = stamp_from_ns(stamp)
+            which = index % self.count
+            stamp = self.clock()
             before = time.perf_counter()
-            self.peer.publish_msg(msg)
+            self.send(which, stamp)
             self.publish_ms.append((time.perf_counter() - before) * 1e3)
             self.sent.append(Sent(stamp, which, time.monotonic()))
             index += 1

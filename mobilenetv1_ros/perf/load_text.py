@@ -129,9 +129,12 @@ def _node_and_checks(report: Mapping[str, Any]) -> list[str]:
 def format_report(report: Mapping[str, Any]) -> str:
     """Render a load report as the text the `load` command prints."""
     settings = report['settings']
+    message = report.get('message_type')
+    wire = '' if message is None else (f'{message}, {report["message_bytes"] / 1e6:.2f} MB per '
+                                       'message, ')
     heading = (f'load: {settings["width"]}x{settings["height"]} {settings["encoding"]} at '
                f'{settings["fps"]:g} fps for {report["seconds"]:.1f} s into {report["topic"]} '
-               f'({report["frame_bytes"] / 1e6:.2f} MB per frame; photos '
+               f'({wire}{report["frame_bytes"] / 1e6:.2f} MB per frame; photos '
                f'{", ".join(report["photos"])}; DDS: {report["dds_profile"]})')
     return '\n'.join([heading, '', *_series(report), '', *_summary(report),
                       *_node_and_checks(report)])

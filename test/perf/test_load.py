@@ -8,6 +8,7 @@ classified, no result attached to the wrong frame, ages, RSS, CPU, a clean node 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -124,6 +125,94 @@ def test_the_baseline_refuses_what_it_cannot_do():
                      LoadSettings(baseline=True, parameters={'backend': 'onnx'})):
         with pytest.raises(ConfigError, match='--baseline starts its own node'):
             settings.check()
+
+
+def _hbmem_command(*extra: str) -> list[str]:
+    return [sys.executable, '-m', 'mobilenetv1_ros', 'load', '--hbmem', *extra, '--size',
+            '960x544', '--encoding', 'nv12', '--fps', '15', '--duration', '3', '--interval', '1',
+            '--warmup', '1', '--dds-profile', str(PROFILE), '--json']
+
+
+def test_a_short_hbmem_load_run_classifies_the_shared_memory_frames(node_env):
+    pytest.importorskip('rclpy')
+    hbm_msgs = pytest.importorskip('hbm_img_msgs.msg', reason='hbm_img_msgs is not built here')
+    done = subprocess.run(_hbmem_command(), env=node_env, cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.strip(), done.stderr
+    report = json.loads(done.stdout)
+    assert report['input'] == 'hbmem'
+    assert report['message_type'] == 'hbm_img_msgs/msg/HbmMsg1080P'
+    assert report['message_bytes'] == 4 + 40 + hbm_msgs.HbmMsg1080P.MAX_SIZE
+    assert report['frame_bytes'] == 960 * 544 * 3 // 2
+    assert report['settings']['reliability'] == 'best_effort'  # as mipi_cam publishes
+    command = report['node']['command']
+    assert '-p input:=hbmem' in command and 'hbmem_type' not in command  # the node's auto
+    assert 30 <= report['sent'] <= 60, report['sent']
+    assert report['node_received'] >= report['sent'] * 0.8
+    assert 1 <= report['results'] <= report['sent']
+    assert report['mismatched'] == 0
+    assert report['node_failed'] == 0 and report['node_rejected'] == 0
+    assert report['photos'] == ['cat_1080p.jpg', 'hot_dog.jpg']
+    assert report['node']['exit_code'] == 0 and not report['node']['traceback']
+    assert done.returncode == (0 if all(check['ok'] for check in report['checks']) else 1)
+    _check_thread_cpu(report)
+    assert 'hbm_img_msgs/msg/HbmMsg1080P, 6.22 MB per message' in format_report(report)
+
+
+def test_the_baseline_takes_hbmem_frames_of_the_type_it_is_given(node_env):
+    pytest.importorskip('rclpy')
+    pytest.importorskip('hbm_img_msgs.msg', reason='hbm_img_msgs is not built here')
+    done = subprocess.run(_hbmem_command('--baseline', '--hbm-type', 'HbmMsg540P'),
+                          env=node_env, cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip(), done.stderr
+    report = json.loads(done.stdout)
+    command = report['node']['command']
+    assert 'mobilenetv1_ros.perf.baseline_node' in command
+    assert '-p input:=hbmem' in command and '-p hbmem_type:=HbmMsg540P' in command
+    assert report['message_type'] == 'hbm_img_msgs/msg/HbmMsg540P'
+    assert report['node_received'] >= report['sent'] * 0.8 and report['results'] == 0
+    cpu = report['thread_cpu']
+    assert cpu['inference_by'] == NO_INFERENCE and cpu['ms_per_frame']['executor'] > 0
+    assert report['node']['exit_code'] == 0 and not report['node']['traceback']
+    assert done.returncode == (0 if all(check['ok'] for check in report['checks']) else 1)
+
+
+@pytest.mark.parametrize(('settings', 'text'), [
+    (LoadSettings(hbmem=True, encoding='bgr8'), 'not --encoding bgr8'),
+    (LoadSettings(hbmem=True, encoding='jpeg'), 'not --encoding jpeg'),
+    (LoadSettings(hbmem=True, encoding='nv12', hbm_type='HbmMsg480P'),
+     'A 1920x1080 nv12 frame of 3110400 bytes does not fit the 921600-byte data array of '
+     'HbmMsg480P'),
+    (LoadSettings(hbmem=True, encoding='nv12', width=1920, height=1088,
+                  hbm_type='HbmMsg540P'),
+     'A 1920x1088 nv12 frame of 3133440 bytes does not fit the 1555200-byte data array of '
+     'HbmMsg540P'),
+    (LoadSettings(hbmem=True, encoding='nv12', hbm_type='HbmMsg720P'),
+     '--hbm-type HbmMsg720P is not one of: HbmMsg1080P, HbmMsg540P, HbmMsg480P'),
+    (LoadSettings(encoding='nv12', hbm_type='HbmMsg540P'), '--hbm-type HbmMsg540P needs --hbmem'),
+], ids=['bgr8', 'jpeg', 'too_large_480P', 'too_large_540P', 'unknown_type', 'type_alone'])
+def test_hbmem_refuses_what_mipi_cam_cannot_send(settings, text):
+    from mobilenetv1_ros.core.errors import ConfigError
+    with pytest.raises(ConfigError, match=re.escape(text)):
+        settings.check()
+
+
+def test_hbmem_keeps_the_requested_reliability_and_fits_1080p_nv12():
+    assert LoadSettings(hbmem=True).reliability == 'best_effort'
+    assert LoadSettings(hbmem=True, reliability='reliable').reliability == 'reliable'
+    assert LoadSettings().reliability == 'reliable'
+    LoadSettings(hbmem=True, encoding='nv12').check()  # 1920x1080 nv12 fits HbmMsg1080P
+    LoadSettings(hbmem=True, encoding='nv12', width=960, height=540,
+                 hbm_type='HbmMsg540P').check()
+
+
+def test_the_load_command_names_a_refused_encoding(node_env):
+    done = subprocess.run([sys.executable, '-m', 'mobilenetv1_ros', 'load', '--hbmem',
+                           '--encoding', 'png'], env=node_env, cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and 'not --encoding png' in done.stderr, done.stderr
+    assert not done.stdout
 
 
 def _check_thread_cpu(report: dict) -> None:
