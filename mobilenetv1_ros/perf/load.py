@@ -125,7 +125,10 @@ def _baseline_parameters(settings: LoadSettings) -> dict[str, Any]:
 
 def _sender(settings: LoadSettings, peer: ClassifierPeer,
             frames: list[tuple[str, Frame]]) -> tuple[RateSender, int]:
-    """Return the camera's sender of the frames and the size of one message on the wire."""
+    """Return the camera's sender of the frames and the bytes of one message.
+
+    Those are the serialized HbmMsg's with `hbmem` (its whole fixed array), else the pixels'.
+    """
     if settings.hbmem:
         camera = HbmCamera(peer)
         messages = [camera.message(as_bytes(frame.data), settings.width, settings.height)
