@@ -25,6 +25,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from mobilenetv1_ros.core.errors import ConfigError
+from mobilenetv1_ros.ros.allocator import keep_frames_in_heap
 from mobilenetv1_ros.ros.hbmem import hbm_message_class
 from mobilenetv1_ros.ros.node import make_executor
 from mobilenetv1_ros.ros.params import HBM_TYPES
@@ -87,6 +88,7 @@ class BaselineNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Spin the baseline node until SIGINT or SIGTERM; exit 2 on a bad parameter."""
+    keep_frames_in_heap()  # as the node does: the same allocator behaviour measured
     rclpy.init(args=args)
     try:
         node = BaselineNode()

@@ -47,6 +47,7 @@ from mobilenetv1_ros.core.errors import (
 from mobilenetv1_ros.loading import choose_backend, load_classifier
 from mobilenetv1_ros.options import ClassifierOptions
 from mobilenetv1_ros.ros.convert import classification_msg, label_info_msg, vision_info_msg
+from mobilenetv1_ros.ros.allocator import keep_frames_in_heap
 from mobilenetv1_ros.ros.cpu_meter import CpuMeter
 from mobilenetv1_ros.ros.diagnostics import diagnostic_array, diagnostic_status
 from mobilenetv1_ros.ros.image_input import ImageInput
@@ -501,11 +502,13 @@ def main(args: list[str] | None = None) -> int:
         # job). This raises it in the main thread; rclpy.init chains its handlers to it.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, interrupt)
+    allocator_setting = keep_frames_in_heap()
     rclpy.init(args=args)
     node: ClassifierNode | None = None
     code = 0
     try:
         node = ClassifierNode()
+        node.get_logger().info(allocator_setting)
         if node.autostart and not node.start():
             node.get_logger().fatal('Autostart failed (see above); exiting')
             code = 1
