@@ -81,6 +81,7 @@ class ThreadCpu:
         name: Kernel name.
         role: One of ROLES.
         cpu_s: CPU seconds it used in the window.
+        runs: Times it was put on a CPU in the window, None without schedstat.
     """
 
     tid: int

@@ -4,18 +4,36 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+import numpy as np
+
+from mobilenetv1_ros.core.errors import ImageError
+
 if TYPE_CHECKING:
     from pathlib import Path
 
-    import numpy as np
     import numpy.typing as npt
 
-__all__ = ['Backend', 'nv12_size']
+__all__ = ['Backend', 'check_nv12', 'nv12_size']
 
 
 def nv12_size(width: int, height: int) -> int:
     """Return the byte count of a packed NV12 image: a luma plane then half as many UV bytes."""
     return width * height * 3 // 2
+
+
+def check_nv12(nv12: object, width: int, height: int) -> None:
+    """Check that a backend's input is a uint8 array of exactly one NV12 image of width x height.
+
+    Raises:
+        ImageError: Not a uint8 array, or the wrong number of bytes.
+    """
+    if not isinstance(nv12, np.ndarray) or nv12.dtype != np.uint8:
+        kind = nv12.dtype if isinstance(nv12, np.ndarray) else type(nv12).__name__
+        raise ImageError(f'NV12 buffer of type {kind} is not a uint8 array')
+    expected = nv12_size(width, height)
+    if nv12.size != expected:
+        raise ImageError(f'NV12 buffer has {nv12.size} bytes, expected {expected} for '
+                         f'{width}x{height}')
 
 
 @runtime_checkable

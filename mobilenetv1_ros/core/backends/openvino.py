@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mobilenetv1_ros.core.backends.base import nv12_size
+from mobilenetv1_ros.core.backends.base import check_nv12, nv12_size
 from mobilenetv1_ros.core.errors import (BackendError, BackendUnavailableError, ConfigError,
-                                         ImageError, ModelError)
+                                         ModelError)
 from mobilenetv1_ros.core.files import check_regular_file
 
 if TYPE_CHECKING:
@@ -168,13 +168,7 @@ class OpenVINOBackend:
             ImageError: The buffer is not uint8 or has the wrong size.
             BackendError: The backend is closed or OpenVINO failed.
         """
-        expected = nv12_size(self.input_width, self.input_height)
-        if not isinstance(nv12, np.ndarray) or nv12.dtype != np.uint8:
-            kind = nv12.dtype if isinstance(nv12, np.ndarray) else type(nv12).__name__
-            raise ImageError(f'NV12 buffer of type {kind} is not a uint8 array')
-        if nv12.size != expected:
-            raise ImageError(f'NV12 buffer has {nv12.size} bytes, expected {expected} for '
-                             f'{self.input_width}x{self.input_height}')
+        check_nv12(nv12, self.input_width, self.input_height)
         request = self._request
         if request is None:
             raise BackendError(f'OpenVINO backend for {self.model_path!s} is closed')
