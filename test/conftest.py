@@ -8,7 +8,8 @@ only the discovery range is enforced; when pytest runs directly, a free ROS_DOMA
 reserved with the same lock files as scripts/test.sh) and a temporary ROS_HOME are chosen here.
 
 Layout: one directory per layer of the package (core, export, loading, ros, bag, harness, perf,
-cli, launch), test_architecture.py (import rules), test_types.py (mypy), test_lint.py (ruff).
+procfs, cli, launch), test_architecture.py (import rules), test_types.py (mypy), test_lint.py
+(ruff).
 Repository paths and the photos' classes are in shared.py (importable, unlike conftest files);
 the fixtures below serve every directory; test/ros and test/bag/live skip without rclpy.
 """
