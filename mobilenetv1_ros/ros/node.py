@@ -46,8 +46,8 @@ from mobilenetv1_ros.core.errors import (
 )
 from mobilenetv1_ros.loading import choose_backend, load_classifier
 from mobilenetv1_ros.options import ClassifierOptions
-from mobilenetv1_ros.ros.convert import classification_msg, label_info_msg, vision_info_msg
 from mobilenetv1_ros.ros.allocator import keep_frames_in_heap
+from mobilenetv1_ros.ros.convert import classification_msg, label_info_msg, vision_info_msg
 from mobilenetv1_ros.ros.cpu_meter import CpuMeter
 from mobilenetv1_ros.ros.diagnostics import diagnostic_array, diagnostic_status
 from mobilenetv1_ros.ros.image_input import ImageInput
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from mobilenetv1_ros.core.pipeline import Classifier, Prepared
     from mobilenetv1_ros.options import Option
 
-__all__ = ['NODE_NAME', 'ClassifierNode', 'main']
+__all__ = ['NODE_NAME', 'ClassifierNode', 'main', 'make_executor']
 
 DIAGNOSTICS_PERIOD_S = 1.0
 WORKER_JOIN_TIMEOUT_S = 10.0
